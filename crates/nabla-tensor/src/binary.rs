@@ -1,0 +1,182 @@
+//! Elementwise functions of two tensors, with NumPy broadcasting.
+//!
+//! Broadcasting lines the two shapes up from the right; each pair of extents must be equal, or
+//! one of them 1 (that axis is repeated), and a missing leading axis counts as 1:
+//!
+//! | `a` | `b` | `a + b` |
+//! |---|---|---|
+//! | `[4, 3]` | `[3]` | `[4, 3]` |
+//! | `[2, 1, 5]` | `[4, 1]` | `[2, 4, 5]` |
+//! | `[4, 3]` | `[4]` | error: dimension 1 is 3 vs 4 |
+//!
+//! Comparisons return a tensor of the same dtype holding 1 where the relation holds, else 0.
+
+use ndarray::{ArcArray, ArrayD, IxDyn, Zip};
+
+use crate::dtype::Element;
+use crate::error::{or_panic, ShapeError};
+use crate::parallel::{zip_map, PARALLEL_THRESHOLD};
+use crate::scalar;
+use crate::tensor::{dispatch2, Tensor};
+
+/// The shape two operands broadcast to, or an error naming the first dimension that clashes.
+///
+/// ```
+/// use nabla_tensor::broadcast_shapes;
+/// assert_eq!(broadcast_shapes("add", &[2, 1, 5], &[4, 1]).unwrap(), vec![2, 4, 5]);
+/// assert!(broadcast_shapes("add", &[4, 3], &[4]).is_err());
+/// ```
+pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>, ShapeError> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
+        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            (x, y) => {
+                return Err(ShapeError::new(
+                    op,
+                    &[a, b],
+                    Some(i),
+                    format!(
+                        "cannot broadcast {a:?} with {b:?}: dimension {i} (counted in the broadcast shape) \
+                         is {x} vs {y} (each must be equal or 1)"
+                    ),
+                ))
+            }
+        };
+    }
+    Ok(out)
+}
+
+/// `f(a[i], b[i])` over the broadcast shape of `a` and `b`.
+pub(crate) fn broadcast_zip<E: Element, F>(
+    op: &'static str,
+    a: &ArcArray<E, IxDyn>,
+    b: &ArcArray<E, IxDyn>,
+    f: F,
+) -> Result<ArrayD<E>, ShapeError>
+where
+    F: Fn(E, E) -> E + Sync + Send,
+{
+    if a.shape() == b.shape() {
+        return Ok(zip_map(a.view(), b.view(), f));
+    }
+    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    let av = a.broadcast(IxDyn(&shape)).expect("shape checked by broadcast_shapes");
+    let bv = b.broadcast(IxDyn(&shape)).expect("shape checked by broadcast_shapes");
+    Ok(if av.len() >= PARALLEL_THRESHOLD {
+        Zip::from(&av).and(&bv).par_map_collect(|&x, &y| f(x, y))
+    } else {
+        Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y))
+    })
+}
+
+macro_rules! binary {
+    ($(#[$doc:meta])* $try_name:ident, $name:ident, $op:literal, $f:expr) => {
+        $(#[$doc])*
+        ///
+        /// The `try_` form returns a [`ShapeError`] when the shapes do not broadcast.
+        pub fn $try_name(&self, other: &Tensor) -> Result<Tensor, ShapeError> {
+            dispatch2!($op, self, other, a, b => broadcast_zip($op, a, b, $f).map(Tensor::from_array))
+        }
+
+        $(#[$doc])*
+        ///
+        /// # Panics
+        /// When the shapes do not broadcast, or the dtypes differ.
+        #[track_caller]
+        pub fn $name(&self, other: &Tensor) -> Tensor {
+            or_panic(self.$try_name(other))
+        }
+    };
+}
+
+impl Tensor {
+    binary!(
+        /// `a + b`, broadcasting.
+        try_add, add, "add", |x, y| x + y);
+    binary!(
+        /// `a − b`, broadcasting.
+        try_sub, sub, "sub", |x, y| x - y);
+    binary!(
+        /// `a · b` elementwise (Hadamard product), broadcasting.
+        try_mul, mul, "mul", |x, y| x * y);
+    binary!(
+        /// `a / b` elementwise, broadcasting.
+        try_div, div, "div", |x, y| x / y);
+    binary!(
+        /// `a^b` elementwise, broadcasting.
+        try_pow, pow, "pow", |x, y| num_traits::Float::powf(x, y));
+    binary!(
+        /// The larger of `a` and `b` elementwise, broadcasting (NaN propagates).
+        try_maximum, maximum, "maximum", scalar::maximum);
+    binary!(
+        /// The smaller of `a` and `b` elementwise, broadcasting (NaN propagates).
+        try_minimum, minimum, "minimum", scalar::minimum);
+    binary!(
+        /// 1 where `a == b`, else 0.
+        try_eq, eq, "eq", |x, y| scalar::indicator(x == y));
+    binary!(
+        /// 1 where `a != b`, else 0.
+        try_ne, ne, "ne", |x, y| scalar::indicator(x != y));
+    binary!(
+        /// 1 where `a < b`, else 0.
+        try_lt, lt, "lt", |x, y| scalar::indicator(x < y));
+    binary!(
+        /// 1 where `a <= b`, else 0.
+        try_le, le, "le", |x, y| scalar::indicator(x <= y));
+    binary!(
+        /// 1 where `a > b`, else 0.
+        try_gt, gt, "gt", |x, y| scalar::indicator(x > y));
+    binary!(
+        /// 1 where `a >= b`, else 0.
+        try_ge, ge, "ge", |x, y| scalar::indicator(x >= y));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcasting_follows_numpy() {
+        let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let b = Tensor::from_vec(vec![10.0f32, 20.0, 30.0], &[3]);
+        assert_eq!(a.add(&b).to_vec_f32(), vec![11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
+        let c = Tensor::from_vec(vec![1.0f32, 2.0], &[2, 1]);
+        assert_eq!(a.mul(&c).to_vec_f32(), vec![1.0, 2.0, 3.0, 8.0, 10.0, 12.0]);
+        assert_eq!(broadcast_shapes("t", &[2, 1, 5], &[4, 1]).unwrap(), vec![2, 4, 5]);
+        assert_eq!(broadcast_shapes("t", &[], &[3]).unwrap(), vec![3]);
+    }
+
+    #[test]
+    fn mismatch_names_op_shapes_and_dimension() {
+        let a = Tensor::zeros(&[4, 3], crate::DType::F32);
+        let b = Tensor::zeros(&[4], crate::DType::F32);
+        let err = a.try_add(&b).unwrap_err();
+        assert_eq!(err.op, "add");
+        assert_eq!(err.dim, Some(1));
+        let text = err.to_string();
+        assert!(text.contains("[4, 3]") && text.contains("[4]") && text.contains("dimension 1"), "{text}");
+    }
+
+    #[test]
+    #[should_panic(expected = "dtype mismatch")]
+    fn mixed_dtypes_panic() {
+        let a = Tensor::zeros(&[2], crate::DType::F32);
+        let b = Tensor::zeros(&[2], crate::DType::F64);
+        let _ = a.add(&b);
+    }
+
+    #[test]
+    fn comparisons_give_indicators() {
+        let a = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3]);
+        let b = Tensor::from_vec(vec![2.0f64], &[1]);
+        assert_eq!(a.gt(&b).to_vec_f64(), vec![0.0, 0.0, 1.0]);
+        assert_eq!(a.le(&b).to_vec_f64(), vec![1.0, 1.0, 0.0]);
+        assert_eq!(a.maximum(&b).to_vec_f64(), vec![2.0, 2.0, 3.0]);
+    }
+}

