@@ -36,6 +36,44 @@ impl Tensor {
         or_panic(self.try_slice(axis, start, end, step))
     }
 
+    /// The adjoint of [`slice`](Self::slice): a zero tensor of `shape` with `self` written into
+    /// the positions `start..end` step `step` along `axis` (what the gradient of a slice is).
+    pub fn try_slice_scatter(
+        &self,
+        shape: &[usize],
+        axis: usize,
+        start: usize,
+        end: usize,
+        step: usize,
+    ) -> Result<Tensor, ShapeError> {
+        let target = Tensor::zeros(shape, self.dtype());
+        let window = target.try_slice(axis, start, end, step)?;
+        if window.shape() != self.shape() {
+            return Err(ShapeError::new(
+                "slice_scatter",
+                &[self.shape(), shape],
+                Some(axis),
+                format!(
+                    "a source of shape {:?} does not fill {start}..{end} step {step} along axis {axis} of {shape:?} \
+                     (that window has shape {:?})",
+                    self.shape(),
+                    window.shape()
+                ),
+            ));
+        }
+        Ok(dispatch!(self, src => {
+            let mut out = ndarray::ArrayD::zeros(ndarray::IxDyn(shape));
+            out.slice_axis_mut(Axis(axis), Slice::new(start as isize, Some(end as isize), step as isize)).assign(src);
+            Tensor::from_array(out)
+        }))
+    }
+
+    /// [`try_slice_scatter`](Self::try_slice_scatter), panicking at the caller's line.
+    #[track_caller]
+    pub fn slice_scatter(&self, shape: &[usize], axis: usize, start: usize, end: usize, step: usize) -> Tensor {
+        or_panic(self.try_slice_scatter(shape, axis, start, end, step))
+    }
+
     /// `len` elements from `start` along `axis` (no copy).
     #[track_caller]
     pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Tensor {
@@ -56,5 +94,8 @@ mod tests {
         assert!(s.shares_buffer_with(&x) || s.len() > 0);
         assert_eq!(x.narrow(0, 1, 2).to_vec_f32()[0], 4.0);
         assert!(x.try_slice(0, 2, 5, 1).is_err());
+        let back = s.slice_scatter(&[3, 4], 1, 1, 4, 2);
+        assert_eq!(back.to_vec_f32()[..4], [0.0, 1.0, 0.0, 3.0]);
+        assert!(s.try_slice_scatter(&[3, 5], 1, 0, 5, 1).is_err());
     }
 }

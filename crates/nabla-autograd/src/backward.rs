@@ -1,0 +1,220 @@
+//! Reverse-mode differentiation: walking the tape backwards.
+//!
+//! For a scalar loss `L` computed through ops `v₁, v₂, …, vₙ = L`, the chain rule gives each
+//! input's gradient as the sum, over the ops that used it, of that op's *vector–Jacobian
+//! product*: `x̄ = Σ_{y uses x} (∂y/∂x)ᵀ ȳ`, starting from `L̄ = 1`.
+//!
+//! nabla numbers nodes in creation order, and an op is always created after its inputs. So
+//! taking nodes from the largest number down guarantees that when a node is reached, every op
+//! that used it has already sent its share of the gradient. [`Var::backward`] keeps a max-heap
+//! of nodes that have received gradient, pops the latest, applies its backward rule and sends
+//! the results to its inputs, adding where several arrive.
+//!
+//! Backward rules are written with `Var` ops. A plain `backward()` runs them in no-grad mode
+//! (nothing is recorded, so it is as cheap as hand-written kernels); [`grad`] with
+//! `create_graph = true` records them, so the gradient is itself differentiable (second
+//! derivatives, Hessian–vector products, gradient penalties).
+
+use std::cmp::Ordering;
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap};
+
+use nabla_tensor::Tensor;
+
+use crate::mode::with_grad_enabled;
+use crate::var::{Var, VarId};
+
+/// The gradients of a loss with respect to the leaves it was computed from.
+///
+/// Returned by [`Var::backward`]; look a gradient up by the `Var` it belongs to. Gradients from
+/// several backward passes add up with [`Gradients::accumulate`] (gradient accumulation over
+/// micro-batches).
+#[derive(Clone, Default)]
+pub struct Gradients {
+    grads: HashMap<VarId, Tensor>,
+}
+
+impl Gradients {
+    /// No gradients.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The gradient for `var`, if the loss depends on it.
+    pub fn get(&self, var: &Var) -> Option<&Tensor> {
+        self.grads.get(&var.id())
+    }
+
+    /// Sets the gradient for `var` (replacing any).
+    pub fn insert(&mut self, var: &Var, grad: Tensor) {
+        self.grads.insert(var.id(), grad);
+    }
+
+    /// Takes the gradient for `var` out.
+    pub fn remove(&mut self, var: &Var) -> Option<Tensor> {
+        self.grads.remove(&var.id())
+    }
+
+    /// Adds every gradient of `other` to this one's.
+    #[track_caller]
+    pub fn accumulate(&mut self, other: Gradients) {
+        for (id, grad) in other.grads {
+            match self.grads.entry(id) {
+                Entry::Occupied(mut slot) => {
+                    let sum = slot.get().add(&grad);
+                    slot.insert(sum);
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(grad);
+                }
+            }
+        }
+    }
+
+    /// How many leaves have a gradient.
+    pub fn len(&self) -> usize {
+        self.grads.len()
+    }
+
+    /// True when no leaf has a gradient.
+    pub fn is_empty(&self) -> bool {
+        self.grads.is_empty()
+    }
+
+    /// Every `(leaf id, gradient)` pair, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (VarId, &Tensor)> {
+        self.grads.iter().map(|(&id, g)| (id, g))
+    }
+}
+
+/// Orders heap entries by tape position, latest first.
+struct ByTapePosition(Var);
+
+impl PartialEq for ByTapePosition {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id() == other.0.id()
+    }
+}
+impl Eq for ByTapePosition {}
+impl PartialOrd for ByTapePosition {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByTapePosition {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.id().cmp(&other.0.id())
+    }
+}
+
+/// Propagates `seed` (the gradient of `root`) back through the tape. Returns the gradient of
+/// every node for which `keep` says yes.
+fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> bool) -> HashMap<VarId, Var> {
+    assert!(
+        root.requires_grad(),
+        "backward: this Var does not depend on any Var::new leaf (or was computed in no-grad mode), \
+         so there is nothing to differentiate"
+    );
+    with_grad_enabled(create_graph, || {
+        let mut kept = HashMap::new();
+        let mut pending: HashMap<VarId, Var> = HashMap::new();
+        let mut heap = BinaryHeap::new();
+        pending.insert(root.id(), seed);
+        heap.push(ByTapePosition(root.clone()));
+        while let Some(ByTapePosition(node)) = heap.pop() {
+            let grad = pending.remove(&node.id()).expect("a node is queued when it first receives gradient");
+            if keep(&node) {
+                kept.insert(node.id(), grad.clone());
+            }
+            let Some(op) = node.0.op.as_ref() else { continue };
+            let input_grads = (op.backward)(&grad, &op.inputs, &node);
+            assert_eq!(
+                input_grads.len(),
+                op.inputs.len(),
+                "backward of {}: returned {} gradients for {} inputs",
+                op.name,
+                input_grads.len(),
+                op.inputs.len()
+            );
+            for (input, input_grad) in op.inputs.iter().zip(input_grads) {
+                let Some(input_grad) = input_grad else { continue };
+                if !input.requires_grad() {
+                    continue;
+                }
+                assert_eq!(
+                    input_grad.shape(),
+                    input.shape(),
+                    "backward of {}: gradient shape differs from its input's",
+                    op.name
+                );
+                match pending.entry(input.id()) {
+                    Entry::Occupied(mut slot) => {
+                        let sum = slot.get().add(&input_grad);
+                        slot.insert(sum);
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(input_grad);
+                        heap.push(ByTapePosition(input.clone()));
+                    }
+                }
+            }
+        }
+        kept
+    })
+}
+
+impl Var {
+    /// Gradients of this scalar with respect to every leaf made by [`Var::new`] it depends on.
+    ///
+    /// # Panics
+    /// If this `Var` has more than one element (use [`Var::backward_with`]) or depends on no leaf.
+    #[track_caller]
+    pub fn backward(&self) -> Gradients {
+        let value = self.value();
+        assert_eq!(
+            value.len(),
+            1,
+            "backward: the output has shape {:?}; backward() needs a single value (reduce it with .sum() \
+             or .mean(), or pass the output gradient to backward_with)",
+            value.shape()
+        );
+        self.backward_with(&value.ones_like())
+    }
+
+    /// Gradients of `Σ seed · self` (a vector–Jacobian product), for non-scalar outputs.
+    #[track_caller]
+    pub fn backward_with(&self, seed: &Tensor) -> Gradients {
+        assert_eq!(
+            seed.shape(),
+            self.value().shape(),
+            "backward_with: the seed gradient's shape must equal the output's"
+        );
+        let kept = propagate(self, Var::constant(seed.clone()), false, &|v: &Var| v.is_leaf());
+        Gradients { grads: kept.into_iter().map(|(id, g)| (id, g.value())).collect() }
+    }
+}
+
+/// Gradients of `output` (a scalar) with respect to `inputs`, which may be any `Var`s on its
+/// tape, not only leaves. `None` where `output` does not depend on an input.
+///
+/// With `create_graph`, the backward pass is itself recorded, so the returned gradients can be
+/// differentiated again:
+///
+/// ```
+/// use nabla_autograd::{grad, Var};
+/// use nabla_tensor::Tensor;
+/// let x = Var::new(Tensor::from_vec(vec![3.0f64], &[1]));
+/// let y = x.powf(3.0).sum();                       // y = x³
+/// let dy = grad(&y, &[&x], true)[0].clone().unwrap(); // 3x² = 27
+/// let d2y = grad(&dy.sum(), &[&x], false)[0].clone().unwrap(); // 6x = 18
+/// assert_eq!(dy.item(), 27.0);
+/// assert_eq!(d2y.item(), 18.0);
+/// ```
+#[track_caller]
+pub fn grad(output: &Var, inputs: &[&Var], create_graph: bool) -> Vec<Option<Var>> {
+    let value = output.value();
+    assert_eq!(value.len(), 1, "grad: the output has shape {:?}; it must be a single value", value.shape());
+    let wanted: Vec<VarId> = inputs.iter().map(|v| v.id()).collect();
+    let mut kept = propagate(output, Var::constant(value.ones_like()), create_graph, &|v: &Var| wanted.contains(&v.id()));
+    inputs.iter().map(|v| kept.remove(&v.id())).collect()
+}

@@ -1,0 +1,26 @@
+//! The primitive ops: each file holds one op's forward, its backward rule and the derivative
+//! formula, with a golden-value test. Everything else in nabla is composed from these.
+
+mod abs;
+mod add;
+mod div;
+mod erf;
+mod exp;
+mod ln;
+mod matmul;
+mod max;
+mod maximum;
+mod mul;
+mod neg;
+mod permute;
+mod powf;
+mod relu;
+mod reshape;
+mod scalar;
+mod sigmoid;
+mod slice;
+mod sqrt;
+mod sub;
+pub(crate) mod sum;
+mod sum_to;
+mod tanh;

@@ -1,0 +1,195 @@
+//! [`Var`]: a tensor that remembers how it was computed.
+//!
+//! Every op on `Var`s computes its value at once (eager, like PyTorch) and, when gradients are
+//! wanted, records one *node*: the op's name, its inputs, and a closure that turns the gradient
+//! of the output into gradients of the inputs. Nodes are numbered in the order they are created,
+//! so the numbers form a *tape*: walking it backwards from the loss visits every op after all
+//! the ops that used its result — exactly the order reverse-mode differentiation needs
+//! (see [`crate::backward`]).
+//!
+//! ```
+//! use nabla_autograd::Var;
+//! use nabla_tensor::Tensor;
+//! let x = Var::constant(Tensor::from_vec(vec![1.0f64, 2.0], &[1, 2]));
+//! let w = Var::new(Tensor::from_vec(vec![0.5f64, -1.0, 2.0, 1.0], &[2, 2]));
+//! let b = Var::new(Tensor::from_vec(vec![0.1f64, 0.2], &[2]));
+//! let y = x.matmul(&w).add(&b).relu();
+//! let grads = y.sum().backward();
+//! // y = relu([4.6, 1.2]) so dy/dw = xᵀ·[1, 1]
+//! assert_eq!(grads.get(&w).unwrap().to_vec_f64(), vec![1.0, 1.0, 2.0, 2.0]);
+//! assert_eq!(grads.get(&b).unwrap().to_vec_f64(), vec![1.0, 1.0]);
+//! ```
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use nabla_tensor::{DType, Tensor};
+
+use crate::mode::is_grad_enabled;
+
+/// The position of a node on the tape: later nodes have larger ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(u64);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+impl VarId {
+    fn next() -> Self {
+        VarId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// The backward rule of an op: given the gradient of its output (`grad`), its inputs and its
+/// output, return one gradient per input (`None` where an input needs none). Written with
+/// `Var` ops, so that gradients of gradients can be taken.
+pub type BackwardFn = dyn Fn(&Var, &[Var], &Var) -> Vec<Option<Var>> + Send + Sync;
+
+pub(crate) struct Recorded {
+    pub(crate) name: &'static str,
+    pub(crate) inputs: Vec<Var>,
+    pub(crate) backward: Box<BackwardFn>,
+}
+
+pub(crate) struct Node {
+    pub(crate) id: VarId,
+    pub(crate) value: RwLock<Tensor>,
+    pub(crate) requires_grad: bool,
+    pub(crate) op: Option<Recorded>,
+}
+
+/// A tensor on the tape; see the [module docs](self).
+///
+/// Cloning a `Var` is cheap and gives a handle to the same node (as a Python reference would).
+#[derive(Clone)]
+pub struct Var(pub(crate) Arc<Node>);
+
+impl Var {
+    fn leaf(value: Tensor, requires_grad: bool) -> Var {
+        Var(Arc::new(Node { id: VarId::next(), value: RwLock::new(value), requires_grad, op: None }))
+    }
+
+    /// A leaf that gradients flow to: a parameter or an input you differentiate with respect to.
+    pub fn new(value: Tensor) -> Var {
+        Var::leaf(value, true)
+    }
+
+    /// A leaf that needs no gradient: data, targets, fixed masks.
+    pub fn constant(value: Tensor) -> Var {
+        Var::leaf(value, false)
+    }
+
+    /// A rank-0 constant.
+    pub fn scalar(value: f64, dtype: DType) -> Var {
+        Var::constant(Tensor::scalar(value, dtype))
+    }
+
+    /// Records the result of op `name` on `inputs`.
+    ///
+    /// This is how every op is built: compute `value` from the inputs' values, then pass the
+    /// rule that maps the output's gradient to the inputs' gradients. When no input requires a
+    /// gradient, or in [no-grad mode](crate::no_grad), nothing is recorded and the result is a
+    /// constant.
+    pub fn from_op(
+        name: &'static str,
+        value: Tensor,
+        inputs: &[&Var],
+        backward: impl Fn(&Var, &[Var], &Var) -> Vec<Option<Var>> + Send + Sync + 'static,
+    ) -> Var {
+        if !is_grad_enabled() || !inputs.iter().any(|v| v.requires_grad()) {
+            return Var::constant(value);
+        }
+        let op = Recorded { name, inputs: inputs.iter().map(|&v| v.clone()).collect(), backward: Box::new(backward) };
+        Var(Arc::new(Node { id: VarId::next(), value: RwLock::new(value), requires_grad: true, op: Some(op) }))
+    }
+
+    /// The current value (a cheap handle to the same buffer).
+    pub fn value(&self) -> Tensor {
+        self.0.value.read().expect("a Var's value lock is never poisoned").clone()
+    }
+
+    /// Replaces the value of a leaf, e.g. a parameter after an optimizer step. Every handle to
+    /// this `Var` sees the new value; ops recorded earlier keep the value they read.
+    ///
+    /// # Panics
+    /// If this `Var` is the result of an op (only leaves can be set), or the new value has
+    /// another shape or dtype.
+    #[track_caller]
+    pub fn set_value(&self, value: Tensor) {
+        assert!(self.is_leaf(), "set_value: only a leaf can be set, but this Var is the output of {}", self.op_name());
+        let mut slot = self.0.value.write().expect("a Var's value lock is never poisoned");
+        assert!(
+            slot.shape() == value.shape() && slot.dtype() == value.dtype(),
+            "set_value: the new value is {} {:?} but the Var holds {} {:?}",
+            value.dtype(),
+            value.shape(),
+            slot.dtype(),
+            slot.shape()
+        );
+        *slot = value;
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> Vec<usize> {
+        self.value().shape().to_vec()
+    }
+
+    /// The number of axes of the value.
+    pub fn ndim(&self) -> usize {
+        self.value().ndim()
+    }
+
+    /// The dtype of the value.
+    pub fn dtype(&self) -> DType {
+        self.value().dtype()
+    }
+
+    /// The position of this node on the tape.
+    pub fn id(&self) -> VarId {
+        self.0.id
+    }
+
+    /// Whether gradients flow to (or through) this `Var`.
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad
+    }
+
+    /// True for a `Var` made by [`Var::new`] or [`Var::constant`], false for an op's output.
+    pub fn is_leaf(&self) -> bool {
+        self.0.op.is_none()
+    }
+
+    /// The name of the op that made this `Var`, or `"leaf"`.
+    pub fn op_name(&self) -> &'static str {
+        self.0.op.as_ref().map_or("leaf", |op| op.name)
+    }
+
+    /// The inputs of the op that made this `Var` (empty for a leaf).
+    pub fn inputs(&self) -> &[Var] {
+        self.0.op.as_ref().map_or(&[], |op| &op.inputs)
+    }
+
+    /// The same value cut off from the tape: gradients do not flow through it.
+    pub fn detach(&self) -> Var {
+        Var::constant(self.value())
+    }
+
+    /// The single value of a one-element `Var`, as `f64`.
+    #[track_caller]
+    pub fn item(&self) -> f64 {
+        self.value().to_scalar()
+    }
+}
+
+impl From<Tensor> for Var {
+    /// A constant (no gradient); use [`Var::new`] for a leaf that needs one.
+    fn from(value: Tensor) -> Self {
+        Var::constant(value)
+    }
+}
+
+impl fmt::Debug for Var {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Var#{}({}, requires_grad={}) {:?}", self.0.id.0, self.op_name(), self.requires_grad(), self.value())
+    }
+}
