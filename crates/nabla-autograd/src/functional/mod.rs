@@ -4,7 +4,11 @@
 //! * [`activations`] — GELU, leaky ReLU, ELU, softplus, SiLU, clamp.
 //! * [`stats`] — mean and variance over axes.
 //! * [`softmax`] — softmax, log-softmax, log-sum-exp (numerically stable).
+//! * [`losses`] — MSE, MAE, Huber, cross-entropies, NLL.
+//! * [`normalization`] — `(x − mean)/√(var + ε)`, the core of LayerNorm and BatchNorm.
 
 pub mod activations;
+pub mod losses;
+pub mod normalization;
 pub mod softmax;
 pub mod stats;

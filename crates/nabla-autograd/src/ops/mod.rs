@@ -3,9 +3,12 @@
 
 mod abs;
 mod add;
+mod concat;
 mod div;
 mod erf;
 mod exp;
+mod gather;
+mod index_select;
 mod ln;
 mod matmul;
 mod max;
@@ -24,3 +27,4 @@ mod sub;
 pub(crate) mod sum;
 mod sum_to;
 mod tanh;
+mod where_cond;
