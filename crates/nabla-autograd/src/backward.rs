@@ -215,6 +215,7 @@ pub fn grad(output: &Var, inputs: &[&Var], create_graph: bool) -> Vec<Option<Var
     let value = output.value();
     assert_eq!(value.len(), 1, "grad: the output has shape {:?}; it must be a single value", value.shape());
     let wanted: Vec<VarId> = inputs.iter().map(|v| v.id()).collect();
-    let mut kept = propagate(output, Var::constant(value.ones_like()), create_graph, &|v: &Var| wanted.contains(&v.id()));
+    let mut kept =
+        propagate(output, Var::constant(value.ones_like()), create_graph, &|v: &Var| wanted.contains(&v.id()));
     inputs.iter().map(|v| kept.remove(&v.id())).collect()
 }

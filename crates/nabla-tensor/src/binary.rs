@@ -110,7 +110,7 @@ impl Tensor {
         try_div, div, "div", |x, y| x / y);
     binary!(
         /// `a^b` elementwise, broadcasting.
-        try_pow, pow, "pow", |x, y| num_traits::Float::powf(x, y));
+        try_pow, pow, "pow", num_traits::Float::powf);
     binary!(
         /// The larger of `a` and `b` elementwise, broadcasting (NaN propagates).
         try_maximum, maximum, "maximum", scalar::maximum);

@@ -38,7 +38,8 @@ impl Tensor {
     /// `[n, c, h, w].permute(&[0, 2, 3, 1])` is `[n, h, w, c]`.
     pub fn try_permute(&self, order: &[usize]) -> Result<Tensor, ShapeError> {
         let mut seen = vec![false; self.ndim()];
-        let valid = order.len() == self.ndim() && order.iter().all(|&d| d < seen.len() && !std::mem::replace(&mut seen[d], true));
+        let valid = order.len() == self.ndim()
+            && order.iter().all(|&d| d < seen.len() && !std::mem::replace(&mut seen[d], true));
         if !valid {
             return Err(ShapeError::new(
                 "permute",
@@ -61,7 +62,11 @@ impl Tensor {
     pub fn transpose(&self, axis_a: usize, axis_b: usize) -> Tensor {
         let mut order: Vec<usize> = (0..self.ndim()).collect();
         if axis_a >= order.len() || axis_b >= order.len() {
-            panic!("transpose: axes {axis_a} and {axis_b} must be below the rank {} of {:?}", self.ndim(), self.shape());
+            panic!(
+                "transpose: axes {axis_a} and {axis_b} must be below the rank {} of {:?}",
+                self.ndim(),
+                self.shape()
+            );
         }
         order.swap(axis_a, axis_b);
         self.permute(&order)

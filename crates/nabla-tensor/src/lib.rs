@@ -17,23 +17,30 @@
 //! ```
 #![warn(missing_docs)]
 
-mod binary;
-mod dtype;
-mod error;
+pub mod binary;
+pub mod concat;
+pub mod conv;
+pub mod dtype;
+pub mod error;
+pub mod index;
 pub mod init;
-mod layout;
-mod matmul;
+pub mod layout;
+pub mod matmul;
 pub mod parallel;
-mod reduce;
-mod slice;
+pub mod pool;
+pub mod reduce;
 pub mod scalar;
-mod tensor;
-mod unary;
+pub mod slice;
+pub mod softmax;
+pub mod tensor;
+pub mod unary;
 
 pub use binary::broadcast_shapes;
+pub use conv::Conv2dSpec;
 pub use dtype::{DType, Element};
 pub use error::{or_panic, ShapeError};
 pub use init::{rng, Rng};
+pub use pool::Pool2dSpec;
 pub use reduce::check_axes;
 pub use tensor::Tensor;
 

@@ -75,9 +75,7 @@ impl Tensor {
 fn batch_offset(index: &[usize], batch: &[usize], shape: &[usize], strides: &[isize]) -> isize {
     let lead = shape.len() - 2;
     let skip = batch.len() - lead;
-    (0..lead)
-        .map(|d| if shape[d] == 1 { 0 } else { index[skip + d] as isize * strides[d] })
-        .sum()
+    (0..lead).map(|d| if shape[d] == 1 { 0 } else { index[skip + d] as isize * strides[d] }).sum()
 }
 
 fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {

@@ -235,7 +235,7 @@ mod tests {
         assert!((x.var_axes(&[1], false, 0).to_vec_f64()[0] - 2.0 / 3.0).abs() < 1e-15);
         assert!((x.var_axes(&[1], false, 1).to_vec_f64()[0] - 1.0).abs() < 1e-15);
         assert_eq!(x.argmax(1, false).into_raw_vec_and_offset().0, vec![2, 1]);
-        assert_eq!(x.argmin(0, false).into_raw_vec_and_offset().0, vec![0, 1, 1]);
+        assert_eq!(x.argmin(0, false).into_raw_vec_and_offset().0, vec![0, 0, 1]);
     }
 
     #[test]

@@ -252,13 +252,29 @@ impl Tensor {
         }
     }
 
-    /// True when both tensors share one buffer (cheap clones or views of each other).
+    /// True when the two tensors' elements overlap in memory: one is a cheap clone or a view
+    /// (slice, transpose, ...) of the other.
     pub fn shares_buffer_with(&self, other: &Tensor) -> bool {
-        match (&self.data, &other.data) {
-            (Data::F32(a), Data::F32(b)) => a.as_ptr() == b.as_ptr(),
-            (Data::F64(a), Data::F64(b)) => a.as_ptr() == b.as_ptr(),
-            _ => false,
+        fn span<E>(a: &ArcArray<E, IxDyn>) -> (usize, usize) {
+            let size = std::mem::size_of::<E>() as isize;
+            let start = a.as_ptr() as isize;
+            let (mut lo, mut hi) = (start, start);
+            for (&n, &stride) in a.shape().iter().zip(a.strides()) {
+                let reach = (n.max(1) as isize - 1) * stride * size;
+                if reach < 0 {
+                    lo += reach;
+                } else {
+                    hi += reach;
+                }
+            }
+            (lo as usize, hi as usize + size as usize)
         }
+        let ((a_lo, a_hi), (b_lo, b_hi)) = match (&self.data, &other.data) {
+            (Data::F32(a), Data::F32(b)) => (span(a), span(b)),
+            (Data::F64(a), Data::F64(b)) => (span(a), span(b)),
+            _ => return false,
+        };
+        !self.is_empty() && !other.is_empty() && a_lo < b_hi && b_lo < a_hi
     }
 
     /// True when every element is finite (no NaN or infinity).
@@ -269,11 +285,7 @@ impl Tensor {
     /// Elementwise comparison within `atol + rtol·|other|`, as `numpy.allclose`.
     pub fn allclose(&self, other: &Tensor, rtol: f64, atol: f64) -> bool {
         self.shape() == other.shape()
-            && self
-                .to_vec_f64()
-                .iter()
-                .zip(other.to_vec_f64())
-                .all(|(a, b)| (a - b).abs() <= atol + rtol * b.abs())
+            && self.to_vec_f64().iter().zip(other.to_vec_f64()).all(|(a, b)| (a - b).abs() <= atol + rtol * b.abs())
     }
 }
 

@@ -75,7 +75,7 @@ impl Tensor {
         gelu_tanh, scalar::gelu_tanh);
     unary!(
         /// The error function `erf x`.
-        erf, |x| Element::erf(x));
+        erf, Element::erf);
     unary!(
         /// `ln(1 + e^x)`, stable for large `|x|`.
         softplus, scalar::softplus);

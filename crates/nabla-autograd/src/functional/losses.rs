@@ -21,7 +21,13 @@ use crate::Var;
 
 #[track_caller]
 fn same_shape(op: &str, p: &Var, t: &Var) {
-    assert_eq!(p.shape(), t.shape(), "{op}: predictions {:?} and targets {:?} must have the same shape", p.shape(), t.shape());
+    assert_eq!(
+        p.shape(),
+        t.shape(),
+        "{op}: predictions {:?} and targets {:?} must have the same shape",
+        p.shape(),
+        t.shape()
+    );
 }
 
 /// Mean squared error `mean((p − t)²)`.

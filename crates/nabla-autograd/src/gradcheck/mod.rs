@@ -132,11 +132,7 @@ fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
 ///
 /// `inputs` are converted to `f64`. `f` may return a `Var` of any shape. Returns the first
 /// disagreement found.
-pub fn check_gradients(
-    f: impl Fn(&[Var]) -> Var,
-    inputs: &[Tensor],
-    tol: Tolerance,
-) -> Result<(), GradcheckError> {
+pub fn check_gradients(f: impl Fn(&[Var]) -> Var, inputs: &[Tensor], tol: Tolerance) -> Result<(), GradcheckError> {
     check_gradients_with(f, inputs, tol, Mode::Auto)
 }
 
@@ -163,14 +159,15 @@ pub fn check_gradients_with(
         match mode {
             Mode::Full => {
                 // Analytical Jacobian, one row per output element (one-hot seeds).
-                let mut rows = Vec::with_capacity(out_len);
+                let n = x.len();
+                let mut jacobian = Vec::with_capacity(out_len * n);
                 for o in 0..out_len {
                     let mut seed = vec![0.0; out_len];
                     seed[o] = 1.0;
                     let grads = output.backward_with(&Tensor::from_f64s(&seed, &out_shape, DType::F64));
-                    rows.push(grads.get(&vars[i]).map(|g| g.to_vec_f64()).unwrap_or_else(|| vec![0.0; x.len()]));
+                    jacobian.extend(grads.get(&vars[i]).map(|g| g.to_vec_f64()).unwrap_or_else(|| vec![0.0; n]));
                 }
-                for e in 0..x.len() {
+                for e in 0..n {
                     let mut plus = inputs.clone();
                     plus[i] = with_element(x, e, tol.eps);
                     let mut minus = inputs.clone();
@@ -178,7 +175,7 @@ pub fn check_gradients_with(
                     let (fp, fm) = (evaluate(&f, &plus), evaluate(&f, &minus));
                     for o in 0..out_len {
                         let numerical = (fp[o] - fm[o]) / (2.0 * tol.eps);
-                        let analytical = rows[o][e];
+                        let analytical = jacobian[o * n + e];
                         if !agree(analytical, numerical, tol) {
                             return Err(GradcheckError {
                                 input: i,

@@ -3,7 +3,9 @@
 
 mod abs;
 mod add;
+mod avg_pool2d;
 mod concat;
+mod conv2d;
 mod div;
 mod erf;
 mod exp;
@@ -12,6 +14,7 @@ mod index_select;
 mod ln;
 mod matmul;
 mod max;
+mod max_pool2d;
 mod maximum;
 mod mul;
 mod neg;

@@ -5,7 +5,9 @@ use crate::Var;
 impl Var {
     /// `max(self, 0)` elementwise.
     pub fn relu(&self) -> Var {
-        Var::from_op("relu", self.value().relu(), &[self], |g, x, _| vec![Some(g.mul(&Var::constant(x[0].value().gt_scalar(0.0))))])
+        Var::from_op("relu", self.value().relu(), &[self], |g, x, _| {
+            vec![Some(g.mul(&Var::constant(x[0].value().gt_scalar(0.0))))]
+        })
     }
 }
 

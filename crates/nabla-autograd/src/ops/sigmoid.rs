@@ -5,7 +5,9 @@ use crate::Var;
 impl Var {
     /// The logistic sigmoid `1/(1 + e^(−self))`, elementwise.
     pub fn sigmoid(&self) -> Var {
-        Var::from_op("sigmoid", self.value().sigmoid(), &[self], |g, _, y| vec![Some(g.mul(y).mul(&y.neg().add_scalar(1.0)))])
+        Var::from_op("sigmoid", self.value().sigmoid(), &[self], |g, _, y| {
+            vec![Some(g.mul(y).mul(&y.neg().add_scalar(1.0)))]
+        })
     }
 }
 

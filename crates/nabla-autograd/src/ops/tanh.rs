@@ -5,7 +5,9 @@ use crate::Var;
 impl Var {
     /// `tanh self` elementwise.
     pub fn tanh(&self) -> Var {
-        Var::from_op("tanh", self.value().tanh(), &[self], |g, _, y| vec![Some(g.mul(&y.square().neg().add_scalar(1.0)))])
+        Var::from_op("tanh", self.value().tanh(), &[self], |g, _, y| {
+            vec![Some(g.mul(&y.square().neg().add_scalar(1.0)))]
+        })
     }
 }
 

@@ -1,0 +1,958 @@
+//! 2-D convolution over NCHW images, computed by im2col + gemm, and its two adjoints.
+//!
+//! [`Tensor::conv2d`] slides a bank of filters over a batch of images. The backward pass of a
+//! convolution needs its adjoints: [`Tensor::conv2d_backward_input`] (the adjoint in the input,
+//! also called a transposed convolution) and [`Tensor::conv2d_backward_weight`] (the adjoint in
+//! the weight). All three unfold the image patches into the columns of a matrix ("im2col"), so
+//! that the sliding window becomes one matrix product done by the `gemm` crate; the picture is
+//! in the docs of [`Tensor::try_conv2d`].
+//!
+//! This file knows nothing about gradients: the autograd crate calls these kernels.
+
+use std::ops::Range;
+
+use ndarray::{ArcArray, IxDyn};
+use rayon::prelude::*;
+
+use crate::dtype::Element;
+use crate::error::{or_panic, ShapeError};
+use crate::tensor::{dispatch2, Tensor};
+
+/// How a 2-D convolution slides its kernel: stride, zero padding, dilation and channel groups.
+///
+/// Each `[usize; 2]` field is `[along the height, along the width]`. Along one axis, an input of
+/// size `in` and a kernel of size `k` give an output of size
+///
+/// ```text
+/// out = (in + 2·pad − dil·(k − 1) − 1) / stride + 1        (integer division)
+/// ```
+///
+/// because the dilated kernel spans `dil·(k − 1) + 1` pixels and the formula counts how many
+/// positions, `stride` apart, it takes inside the padded input.
+///
+/// | field | default | meaning |
+/// |---|---|---|
+/// | `stride` | `[1, 1]` | step between neighbouring windows |
+/// | `padding` | `[0, 0]` | rows (columns) of zeros added on each side |
+/// | `dilation` | `[1, 1]` | step between kernel taps (2 reads every other pixel) |
+/// | `groups` | `1` | the channels split into this many independent convolutions; `groups = c_in` is a depthwise convolution |
+///
+/// ```
+/// use nabla_tensor::Conv2dSpec;
+/// let same = Conv2dSpec { padding: [1, 1], ..Conv2dSpec::default() };
+/// assert_eq!(same.output_hw([28, 28], [3, 3]), Some([28, 28]));
+/// let halve = Conv2dSpec { stride: [2, 2], ..Conv2dSpec::default() };
+/// assert_eq!(halve.output_hw([28, 28], [3, 3]), Some([13, 13]));
+/// assert_eq!(Conv2dSpec::default().output_hw([2, 2], [3, 3]), None); // does not fit
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dSpec {
+    /// Step between neighbouring windows, `[sh, sw]`.
+    pub stride: [usize; 2],
+    /// Zeros added on each side of the input, `[ph, pw]` (`ph` rows on top and `ph` at the bottom).
+    pub padding: [usize; 2],
+    /// Step between kernel taps, `[dh, dw]`; 1 is an ordinary convolution.
+    pub dilation: [usize; 2],
+    /// Number of channel groups; `c_in` and `c_out` must both be multiples of it.
+    pub groups: usize,
+}
+
+impl Default for Conv2dSpec {
+    /// Stride 1, no padding, dilation 1, one group: the textbook convolution.
+    fn default() -> Self {
+        Conv2dSpec { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }
+    }
+}
+
+impl Conv2dSpec {
+    /// The output size `[oh, ow]` of an input of size `in_hw = [h, w]` under a kernel of size
+    /// `kernel_hw = [kh, kw]`, by `out = (in + 2·pad − dil·(k − 1) − 1) / stride + 1`.
+    ///
+    /// `None` when the dilated kernel does not fit inside the padded input, or when a kernel
+    /// size, stride or dilation is zero.
+    pub fn output_hw(&self, in_hw: [usize; 2], kernel_hw: [usize; 2]) -> Option<[usize; 2]> {
+        let axis = |d: usize| {
+            if self.stride[d] == 0 || self.dilation[d] == 0 || kernel_hw[d] == 0 {
+                return None;
+            }
+            let span = self.dilation[d] * (kernel_hw[d] - 1) + 1;
+            let padded = in_hw[d] + 2 * self.padding[d];
+            padded.checked_sub(span).map(|room| room / self.stride[d] + 1)
+        };
+        Some([axis(0)?, axis(1)?])
+    }
+}
+
+impl Tensor {
+    /// The 2-D convolution (strictly, cross-correlation, as in every deep-learning library) of a
+    /// batch of images `self` with a bank of filters `weight`. No bias: add one by broadcasting.
+    ///
+    /// With `C = c_in/groups` input channels and `O = c_out/groups` filters per group, filter
+    /// `o` belongs to group `g = o / O` and sees only that group's input channels:
+    ///
+    /// ```text
+    /// y[n, o, i, j] = Σ_{c<C, p<kh, q<kw} x[n, g·C + c, i·sh − ph + p·dh, j·sw − pw + q·dw] · w[o, c, p, q]
+    /// ```
+    ///
+    /// where `x` reads as 0 outside the image (the zero padding). Output sizes come from
+    /// [`Conv2dSpec::output_hw`].
+    ///
+    /// | tensor | shape |
+    /// |---|---|
+    /// | `self` (input `x`) | `[n, c_in, h, w]` |
+    /// | `weight` (`w`) | `[c_out, c_in/groups, kh, kw]` |
+    /// | result (`y`) | `[n, c_out, oh, ow]` |
+    ///
+    /// ```
+    /// use nabla_tensor::{Conv2dSpec, Tensor};
+    /// let x = Tensor::from_vec((1..=9).map(|v| v as f32).collect(), &[1, 1, 3, 3]);
+    /// let w = Tensor::from_vec(vec![1.0f32; 4], &[1, 1, 2, 2]); // sums each 2×2 patch
+    /// let y = x.conv2d(&w, Conv2dSpec::default());
+    /// assert_eq!(y.shape(), &[1, 1, 2, 2]);
+    /// assert_eq!(y.to_vec_f32(), vec![12.0, 16.0, 24.0, 28.0]);
+    /// ```
+    ///
+    /// # How it is computed: im2col + one matrix product
+    ///
+    /// For each image, im2col copies the patch under every output pixel into one column of a
+    /// matrix with a row per (channel, kernel tap). The convolution is then the product of the
+    /// filters, flattened to rows, with that matrix. For the example above:
+    ///
+    /// ```text
+    ///   x [1, 3, 3]           cols [c·kh·kw = 4, oh·ow = 4]         w as [c_out = 1, 4]
+    ///                         pixel (0,0) (0,1) (1,0) (1,1)
+    ///   1 2 3        im2col   tap (0,0):  1     2     4     5
+    ///   4 5 6       ───────▶  tap (0,1):  2     3     5     6        y = [1 1 1 1] · cols
+    ///   7 8 9                 tap (1,0):  4     5     7     8          = [12 16 24 28]
+    ///                         tap (1,1):  5     6     8     9
+    /// ```
+    ///
+    /// With groups, group `g` multiplies its `O` rows of the weight by its `C·kh·kw` rows of
+    /// `cols`. Images are spread over threads (each writes its own output block), and the
+    /// operands are passed to gemm with their strides, never transposed by copying.
+    pub fn try_conv2d(&self, weight: &Tensor, spec: Conv2dSpec) -> Result<Tensor, ShapeError> {
+        let op = "conv2d";
+        let operands: &[&[usize]] = &[self.shape(), weight.shape()];
+        let geo = Geometry::check(op, self.shape(), weight.shape(), spec, operands)?;
+        same_dtype(op, operands, ("the input", self), ("the weight", weight))?;
+        let (x, w) = (self.contiguous(), weight.contiguous());
+        Ok(dispatch2!(op, x, w, x, w => {
+            Tensor::from_vec(conv2d_kernel(row_major(x), row_major(w), &geo), &geo.output_shape())
+        }))
+    }
+
+    /// [`try_conv2d`](Self::try_conv2d), panicking at the caller's line.
+    #[track_caller]
+    pub fn conv2d(&self, weight: &Tensor, spec: Conv2dSpec) -> Tensor {
+        or_panic(self.try_conv2d(weight, spec))
+    }
+
+    /// The adjoint of `x ↦ x.conv2d(weight, spec)`: the gradient of a convolution with respect
+    /// to its input, given the gradient `grad_out` of its output (a "transposed convolution").
+    ///
+    /// Every input pixel collects the output gradients of the windows that read it, weighted
+    /// by the kernel tap that read it:
+    ///
+    /// ```text
+    /// dx[n, g·C + c, a, b] = Σ_{o in group g, p, q, i, j with i·sh − ph + p·dh = a, j·sw − pw + q·dw = b}
+    ///                            grad_out[n, o, i, j] · w[o, c, p, q]
+    /// ```
+    ///
+    /// so that `⟨x.conv2d(w), g⟩ = ⟨x, conv2d_backward_input(g, w)⟩` for every `x` and `g`.
+    /// `input_shape` is needed because with a stride several input sizes give the same output
+    /// size; rows and columns no window reads get a zero gradient.
+    ///
+    /// | argument | shape |
+    /// |---|---|
+    /// | `grad_out` | `[n, c_out, oh, ow]` |
+    /// | `weight` | `[c_out, c_in/groups, kh, kw]` |
+    /// | `input_shape`, result | `[n, c_in, h, w]` |
+    ///
+    /// Computed per image and group as `cols = W_gᵀ · grad_out_g` (one gemm, `Wᵀ` read through
+    /// its strides), then col2im, the reverse of im2col, which adds every entry of `cols` back
+    /// onto the input pixel it was copied from.
+    ///
+    /// ```
+    /// use nabla_tensor::{Conv2dSpec, Tensor};
+    /// let g = Tensor::ones(&[1, 1, 2, 2], nabla_tensor::DType::F64);
+    /// let w = Tensor::ones(&[1, 1, 2, 2], nabla_tensor::DType::F64);
+    /// let dx = Tensor::conv2d_backward_input(&g, &w, &[1, 1, 3, 3], Conv2dSpec::default());
+    /// // how many 2×2 windows cover each pixel of a 3×3 image
+    /// assert_eq!(dx.to_vec_f64(), vec![1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]);
+    /// ```
+    pub fn try_conv2d_backward_input(
+        grad_out: &Tensor,
+        weight: &Tensor,
+        input_shape: &[usize],
+        spec: Conv2dSpec,
+    ) -> Result<Tensor, ShapeError> {
+        let op = "conv2d_backward_input";
+        let operands: &[&[usize]] = &[grad_out.shape(), weight.shape(), input_shape];
+        let geo = Geometry::check(op, input_shape, weight.shape(), spec, operands)?;
+        geo.check_grad_out(op, grad_out.shape(), operands)?;
+        same_dtype(op, operands, ("grad_out", grad_out), ("the weight", weight))?;
+        let (g, w) = (grad_out.contiguous(), weight.contiguous());
+        Ok(dispatch2!(op, g, w, g, w => {
+            Tensor::from_vec(conv2d_backward_input_kernel(row_major(g), row_major(w), &geo), &geo.input_shape())
+        }))
+    }
+
+    /// [`try_conv2d_backward_input`](Self::try_conv2d_backward_input), panicking at the
+    /// caller's line.
+    #[track_caller]
+    pub fn conv2d_backward_input(
+        grad_out: &Tensor,
+        weight: &Tensor,
+        input_shape: &[usize],
+        spec: Conv2dSpec,
+    ) -> Tensor {
+        or_panic(Tensor::try_conv2d_backward_input(grad_out, weight, input_shape, spec))
+    }
+
+    /// The adjoint of `w ↦ input.conv2d(w, spec)`: the gradient of a convolution with respect
+    /// to its weight, given the gradient `grad_out` of its output.
+    ///
+    /// Each weight entry sums, over the batch and all output pixels, the output gradient times
+    /// the input value that the entry multiplied:
+    ///
+    /// ```text
+    /// dw[o, c, p, q] = Σ_{n, i, j} grad_out[n, o, i, j] · x[n, g·C + c, i·sh − ph + p·dh, j·sw − pw + q·dw]
+    /// ```
+    ///
+    /// so that `⟨x.conv2d(w), g⟩ = ⟨w, conv2d_backward_weight(x, g)⟩` for every `w` and `g`.
+    ///
+    /// | argument | shape |
+    /// |---|---|
+    /// | `input` | `[n, c_in, h, w]` |
+    /// | `grad_out` | `[n, c_out, oh, ow]` |
+    /// | `weight_shape`, result | `[c_out, c_in/groups, kh, kw]` |
+    ///
+    /// Computed per image and group as `dW_g += grad_out_g · cols_gᵀ` (im2col, then one gemm
+    /// with `colsᵀ` read through its strides). The batch is cut into at most
+    /// `WEIGHT_GRAD_CHUNKS` (8) runs of consecutive images, each summed on its own thread, and
+    /// the partial sums are added in run order. The runs depend only on the batch size, so the
+    /// result is bit-identical from run to run and from machine to machine.
+    ///
+    /// ```
+    /// use nabla_tensor::{Conv2dSpec, DType, Tensor};
+    /// let x = Tensor::from_vec((1..=9).map(|v| v as f64).collect(), &[1, 1, 3, 3]);
+    /// let g = Tensor::ones(&[1, 1, 2, 2], DType::F64);
+    /// let dw = Tensor::conv2d_backward_weight(&x, &g, &[1, 1, 2, 2], Conv2dSpec::default());
+    /// // each tap's sum over the four windows: 1+2+4+5, 2+3+5+6, 4+5+7+8, 5+6+8+9
+    /// assert_eq!(dw.to_vec_f64(), vec![12.0, 16.0, 24.0, 28.0]);
+    /// ```
+    pub fn try_conv2d_backward_weight(
+        input: &Tensor,
+        grad_out: &Tensor,
+        weight_shape: &[usize],
+        spec: Conv2dSpec,
+    ) -> Result<Tensor, ShapeError> {
+        let op = "conv2d_backward_weight";
+        let operands: &[&[usize]] = &[input.shape(), grad_out.shape(), weight_shape];
+        let geo = Geometry::check(op, input.shape(), weight_shape, spec, operands)?;
+        geo.check_grad_out(op, grad_out.shape(), operands)?;
+        same_dtype(op, operands, ("the input", input), ("grad_out", grad_out))?;
+        let (x, g) = (input.contiguous(), grad_out.contiguous());
+        Ok(dispatch2!(op, x, g, x, g => {
+            Tensor::from_vec(conv2d_backward_weight_kernel(row_major(x), row_major(g), &geo), &geo.weight_shape())
+        }))
+    }
+
+    /// [`try_conv2d_backward_weight`](Self::try_conv2d_backward_weight), panicking at the
+    /// caller's line.
+    #[track_caller]
+    pub fn conv2d_backward_weight(
+        input: &Tensor,
+        grad_out: &Tensor,
+        weight_shape: &[usize],
+        spec: Conv2dSpec,
+    ) -> Tensor {
+        or_panic(Tensor::try_conv2d_backward_weight(input, grad_out, weight_shape, spec))
+    }
+}
+
+/// The weight gradient sums the batch in at most this many runs of consecutive images, one
+/// task each; a fixed number (not the thread count) keeps the result the same on every machine.
+const WEIGHT_GRAD_CHUNKS: usize = 8;
+
+/// The sizes of one convolution, checked once and shared by the three kernels.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    batch: usize,
+    c_in: usize,
+    in_hw: [usize; 2],
+    c_out: usize,
+    kernel: [usize; 2],
+    out_hw: [usize; 2],
+    spec: Conv2dSpec,
+}
+
+impl Geometry {
+    /// Checks that an input of `input` shape and a weight of `weight` shape can be convolved
+    /// under `spec`; errors name `op` and its `operands`.
+    fn check(
+        op: &'static str,
+        input: &[usize],
+        weight: &[usize],
+        spec: Conv2dSpec,
+        operands: &[&[usize]],
+    ) -> Result<Geometry, ShapeError> {
+        let fail = |dim: Option<usize>, reason: String| Err(ShapeError::new(op, operands, dim, reason));
+        if spec.stride.contains(&0) || spec.dilation.contains(&0) || spec.groups == 0 {
+            return fail(None, format!("stride, dilation and groups must be at least 1, got {spec:?}"));
+        }
+        if input.len() != 4 {
+            return fail(None, format!("expected an input of rank 4 [n, c_in, h, w], got shape {input:?}"));
+        }
+        if weight.len() != 4 {
+            return fail(
+                None,
+                format!("expected a weight of rank 4 [c_out, c_in/groups, kh, kw], got shape {weight:?}"),
+            );
+        }
+        let (batch, c_in, in_hw) = (input[0], input[1], [input[2], input[3]]);
+        let (c_out, c_per_group, kernel) = (weight[0], weight[1], [weight[2], weight[3]]);
+        let groups = spec.groups;
+        if c_in % groups != 0 {
+            return fail(
+                Some(1),
+                format!("the input {input:?} has c_in = {c_in} channels, which do not split into groups = {groups}"),
+            );
+        }
+        if c_out % groups != 0 {
+            return fail(
+                Some(0),
+                format!("the weight {weight:?} has c_out = {c_out} filters, which do not split into groups = {groups}"),
+            );
+        }
+        if c_per_group != c_in / groups {
+            return fail(
+                Some(1),
+                format!(
+                    "the weight {weight:?} expects {c_per_group} input channels per group (its axis 1), but the \
+                     input {input:?} has c_in = {c_in} channels in {groups} group(s), i.e. {} per group",
+                    c_in / groups
+                ),
+            );
+        }
+        if kernel.contains(&0) {
+            return fail(Some(2), format!("the weight {weight:?} has an empty {}×{} kernel", kernel[0], kernel[1]));
+        }
+        let Some(out_hw) = spec.output_hw(in_hw, kernel) else {
+            let span = |d: usize| spec.dilation[d] * (kernel[d] - 1) + 1;
+            let padded = |d: usize| in_hw[d] + 2 * spec.padding[d];
+            let d = if span(0) > padded(0) { 0 } else { 1 };
+            return fail(
+                Some(2 + d),
+                format!(
+                    "the {}×{} kernel of the weight {weight:?} with dilation {:?} spans {}×{} pixels, more than \
+                     the {}×{} padded input (input {input:?}, padding {:?})",
+                    kernel[0],
+                    kernel[1],
+                    spec.dilation,
+                    span(0),
+                    span(1),
+                    padded(0),
+                    padded(1),
+                    spec.padding
+                ),
+            );
+        };
+        Ok(Geometry { batch, c_in, in_hw, c_out, kernel, out_hw, spec })
+    }
+
+    /// Checks that a gradient of `grad_out` shape has the shape of this convolution's output.
+    fn check_grad_out(&self, op: &'static str, grad_out: &[usize], operands: &[&[usize]]) -> Result<(), ShapeError> {
+        if grad_out == self.output_shape() {
+            return Ok(());
+        }
+        Err(ShapeError::new(
+            op,
+            operands,
+            None,
+            format!(
+                "grad_out has shape {grad_out:?}, but convolving an input {:?} with a weight {:?} under {:?} \
+                 gives an output of shape {:?}",
+                self.input_shape(),
+                self.weight_shape(),
+                self.spec,
+                self.output_shape()
+            ),
+        ))
+    }
+
+    fn groups(&self) -> usize {
+        self.spec.groups
+    }
+
+    /// Filters per group, `O = c_out/groups`.
+    fn c_out_per_group(&self) -> usize {
+        self.c_out / self.groups()
+    }
+
+    /// Rows of one group's patch matrix, `K = (c_in/groups)·kh·kw`: also the length of a filter.
+    fn patch_len(&self) -> usize {
+        self.c_in / self.groups() * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Columns of the patch matrix, one per output pixel: `L = oh·ow`.
+    fn out_pixels(&self) -> usize {
+        self.out_hw[0] * self.out_hw[1]
+    }
+
+    /// Elements of one input image, `c_in·h·w`.
+    fn input_len(&self) -> usize {
+        self.c_in * self.in_hw[0] * self.in_hw[1]
+    }
+
+    /// Elements of one output image, `c_out·oh·ow`.
+    fn output_len(&self) -> usize {
+        self.c_out * self.out_pixels()
+    }
+
+    /// Elements of one image's patch matrix, all groups: `c_in·kh·kw · oh·ow`.
+    fn cols_len(&self) -> usize {
+        self.groups() * self.patch_len() * self.out_pixels()
+    }
+
+    fn input_shape(&self) -> [usize; 4] {
+        [self.batch, self.c_in, self.in_hw[0], self.in_hw[1]]
+    }
+
+    fn weight_shape(&self) -> [usize; 4] {
+        [self.c_out, self.c_in / self.groups(), self.kernel[0], self.kernel[1]]
+    }
+
+    fn output_shape(&self) -> [usize; 4] {
+        [self.batch, self.c_out, self.out_hw[0], self.out_hw[1]]
+    }
+}
+
+/// An error unless both tensors have the same dtype (checked here so that `try_` twins return
+/// it instead of `dispatch2!` panicking).
+fn same_dtype(
+    op: &'static str,
+    operands: &[&[usize]],
+    (a_name, a): (&str, &Tensor),
+    (b_name, b): (&str, &Tensor),
+) -> Result<(), ShapeError> {
+    if a.dtype() == b.dtype() {
+        return Ok(());
+    }
+    Err(ShapeError::new(
+        op,
+        operands,
+        None,
+        format!(
+            "dtype mismatch: {a_name} is {} {:?} but {b_name} is {} {:?} (convert one with .to_dtype())",
+            a.dtype(),
+            a.shape(),
+            b.dtype(),
+            b.shape()
+        ),
+    ))
+}
+
+/// The elements of an array made row-major by [`Tensor::contiguous`].
+fn row_major<E: Element>(array: &ArcArray<E, IxDyn>) -> &[E] {
+    array.as_slice().expect("made row-major by .contiguous()")
+}
+
+/// `y` for every image: im2col, then `y_g = W_g · cols_g` for each group.
+fn conv2d_kernel<E: Element>(x: &[E], w: &[E], geo: &Geometry) -> Vec<E> {
+    let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
+    let mut y = vec![E::zero(); geo.batch * geo.output_len()];
+    for_each_image(&mut y, geo.output_len(), geo.cols_len(), |n, y_n, cols, parallelism| {
+        im2col(&x[n * geo.input_len()..][..geo.input_len()], geo, cols);
+        for g in 0..geo.groups() {
+            // y_g [O, L] = W_g [O, K] · cols_g [K, L]
+            let lhs = (&w[g * o * k..], [k, 1]);
+            let rhs = (&cols[g * k * l..], [l, 1]);
+            gemm_into([o, k, l], &mut y_n[g * o * l..][..o * l], false, lhs, rhs, parallelism);
+        }
+    });
+    y
+}
+
+/// `dx` for every image: `cols_g = W_gᵀ · grad_out_g` for each group, then col2im.
+fn conv2d_backward_input_kernel<E: Element>(grad_out: &[E], w: &[E], geo: &Geometry) -> Vec<E> {
+    let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
+    let mut dx = vec![E::zero(); geo.batch * geo.input_len()];
+    for_each_image(&mut dx, geo.input_len(), geo.cols_len(), |n, dx_n, cols, parallelism| {
+        let g_n = &grad_out[n * geo.output_len()..][..geo.output_len()];
+        for g in 0..geo.groups() {
+            // cols_g [K, L] = W_gᵀ [K, O] · grad_out_g [O, L]; W_g is [O, K] row-major, so its
+            // transpose has row stride 1 and column stride K.
+            let lhs = (&w[g * o * k..], [1, k]);
+            let rhs = (&g_n[g * o * l..], [l, 1]);
+            gemm_into([k, o, l], &mut cols[g * k * l..][..k * l], false, lhs, rhs, parallelism);
+        }
+        col2im(cols, geo, dx_n);
+    });
+    dx
+}
+
+/// `dW = Σ_n grad_out_n · cols_nᵀ`, summed in fixed runs of images (see
+/// [`WEIGHT_GRAD_CHUNKS`]) so the result does not depend on thread scheduling.
+fn conv2d_backward_weight_kernel<E: Element>(x: &[E], grad_out: &[E], geo: &Geometry) -> Vec<E> {
+    let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
+    let weight_len = geo.c_out * k;
+    if geo.batch == 0 || weight_len == 0 {
+        return vec![E::zero(); weight_len];
+    }
+    let run = geo.batch.div_ceil(WEIGHT_GRAD_CHUNKS);
+    let runs = geo.batch.div_ceil(run);
+    let parallelism = if runs > 1 { gemm::Parallelism::None } else { gemm::Parallelism::Rayon(0) };
+    let partial_sum = |r: usize| {
+        let mut dw = vec![E::zero(); weight_len];
+        let mut cols = vec![E::zero(); geo.cols_len()];
+        for n in r * run..((r + 1) * run).min(geo.batch) {
+            im2col(&x[n * geo.input_len()..][..geo.input_len()], geo, &mut cols);
+            let g_n = &grad_out[n * geo.output_len()..][..geo.output_len()];
+            for g in 0..geo.groups() {
+                // dW_g [O, K] += grad_out_g [O, L] · cols_gᵀ [L, K]; cols_g is [K, L] row-major,
+                // so its transpose has row stride 1 and column stride L.
+                let lhs = (&g_n[g * o * l..], [l, 1]);
+                let rhs = (&cols[g * k * l..], [1, l]);
+                gemm_into([o, l, k], &mut dw[g * o * k..][..o * k], true, lhs, rhs, parallelism);
+            }
+        }
+        dw
+    };
+    let partials: Vec<Vec<E>> =
+        if runs > 1 { (0..runs).into_par_iter().map(partial_sum).collect() } else { vec![partial_sum(0)] };
+    let mut partials = partials.into_iter();
+    let mut dw = partials.next().expect("at least one run");
+    for partial in partials {
+        for (total, v) in dw.iter_mut().zip(partial) {
+            *total = *total + v;
+        }
+    }
+    dw
+}
+
+/// Runs `f(n, out_n, scratch, parallelism)` for every image `n`, where `out_n` is image `n`'s
+/// block of `out` (`image_len` elements) and `scratch` a buffer of `scratch_len` elements.
+///
+/// With several images, images are spread over rayon's threads (each writes only its own
+/// block) and gemm runs single-threaded inside; with one image, gemm uses the threads.
+fn for_each_image<E, F>(out: &mut [E], image_len: usize, scratch_len: usize, f: F)
+where
+    E: Element,
+    F: Fn(usize, &mut [E], &mut [E], gemm::Parallelism) + Send + Sync,
+{
+    if out.is_empty() {
+        return;
+    }
+    if out.len() > image_len {
+        out.par_chunks_mut(image_len).enumerate().for_each_init(
+            || vec![E::zero(); scratch_len],
+            |scratch, (n, out_n)| f(n, out_n, scratch, gemm::Parallelism::None),
+        );
+    } else {
+        f(0, out, &mut vec![E::zero(); scratch_len], gemm::Parallelism::Rayon(0));
+    }
+}
+
+/// `dst := lhs · rhs`, or `dst += lhs · rhs` when `accumulate`, through the `gemm` crate.
+///
+/// `dst` is `m × n` row-major; `lhs` (`m × k`) and `rhs` (`k × n`) are slices read through
+/// their `[row, column]` strides, so a transposed operand is read in place.
+fn gemm_into<E: Element>(
+    [m, k, n]: [usize; 3],
+    dst: &mut [E],
+    accumulate: bool,
+    (lhs, [lhs_rs, lhs_cs]): (&[E], [usize; 2]),
+    (rhs, [rhs_rs, rhs_cs]): (&[E], [usize; 2]),
+    parallelism: gemm::Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(E::zero());
+        }
+        return;
+    }
+    assert!(dst.len() >= m * n, "gemm_into: destination too short");
+    assert!((m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len(), "gemm_into: left operand too short");
+    assert!((k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len(), "gemm_into: right operand too short");
+    // SAFETY: the assertions above keep every element gemm reads or writes inside the three
+    // slices, and `dst` is borrowed mutably, so it overlaps neither operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            E::one(),
+            E::one(),
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+/// The output positions `o` (of `out_len`) whose input position `o·stride + tap − pad` lies in
+/// `0..in_len`; the others read padding.
+fn valid_outputs(out_len: usize, in_len: usize, stride: usize, tap: usize, pad: usize) -> Range<usize> {
+    // o·stride ≥ pad − tap   and   o·stride < in_len + pad − tap
+    let start = pad.saturating_sub(tap).div_ceil(stride).min(out_len);
+    let end = (in_len + pad).saturating_sub(tap).div_ceil(stride).min(out_len);
+    start..end.max(start)
+}
+
+/// Unfolds one image `x` of shape `[c_in, h, w]` into its patch matrix `cols` of shape
+/// `[c_in·kh·kw, oh·ow]`: row `(c, p, q)`, column `(i, j)` holds the input value that tap
+/// `(p, q)` of the kernel reads on channel `c` for output pixel `(i, j)` (0 in the padding).
+fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E]) {
+    let ([h, w], [kh, kw], [oh, ow]) = (geo.in_hw, geo.kernel, geo.out_hw);
+    let Conv2dSpec { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], .. } = geo.spec;
+    for c in 0..geo.c_in {
+        let plane = &x[c * h * w..][..h * w];
+        for p in 0..kh {
+            let rows = valid_outputs(oh, h, sh, p * dh, ph);
+            for q in 0..kw {
+                let columns = valid_outputs(ow, w, sw, q * dw, pw);
+                let row = &mut cols[((c * kh + p) * kw + q) * oh * ow..][..oh * ow];
+                row.fill(E::zero());
+                for i in rows.clone() {
+                    let src = &plane[(i * sh + p * dh - ph) * w..][..w];
+                    let dst = &mut row[i * ow..][..ow];
+                    for j in columns.clone() {
+                        dst[j] = src[j * sw + q * dw - pw];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds every entry of the patch matrix `cols` onto the pixel of the
+/// image `dx` (`[c_in, h, w]`) it would have been copied from; entries in the padding are dropped.
+fn col2im<E: Element>(cols: &[E], geo: &Geometry, dx: &mut [E]) {
+    let ([h, w], [kh, kw], [oh, ow]) = (geo.in_hw, geo.kernel, geo.out_hw);
+    let Conv2dSpec { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], .. } = geo.spec;
+    for c in 0..geo.c_in {
+        let plane = &mut dx[c * h * w..][..h * w];
+        for p in 0..kh {
+            let rows = valid_outputs(oh, h, sh, p * dh, ph);
+            for q in 0..kw {
+                let columns = valid_outputs(ow, w, sw, q * dw, pw);
+                let row = &cols[((c * kh + p) * kw + q) * oh * ow..][..oh * ow];
+                for i in rows.clone() {
+                    let dst = &mut plane[(i * sh + p * dh - ph) * w..][..w];
+                    let src = &row[i * ow..][..ow];
+                    for j in columns.clone() {
+                        let at = j * sw + q * dw - pw;
+                        dst[at] = dst[at] + src[j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DType;
+    use proptest::prelude::*;
+
+    /// One convolution to test: an input, a weight, an output gradient and the spec.
+    struct Case {
+        x: Tensor,
+        w: Tensor,
+        g: Tensor,
+        spec: Conv2dSpec,
+    }
+
+    fn sample(shape: &[usize], dtype: DType, seed: u64) -> Tensor {
+        crate::init::uniform(shape, -1.0, 1.0, dtype, &mut crate::rng(seed))
+    }
+
+    /// Random data for `batch` images of `c_in` channels and `hw` pixels, `c_out` filters of
+    /// size `k`.
+    fn case(
+        batch: usize,
+        [c_in, c_out]: [usize; 2],
+        hw: [usize; 2],
+        k: [usize; 2],
+        spec: Conv2dSpec,
+        seed: u64,
+    ) -> Case {
+        let out = spec.output_hw(hw, k).expect("the test kernel fits");
+        Case {
+            x: sample(&[batch, c_in, hw[0], hw[1]], DType::F64, seed),
+            w: sample(&[c_out, c_in / spec.groups, k[0], k[1]], DType::F64, seed + 1),
+            g: sample(&[batch, c_out, out[0], out[1]], DType::F64, seed + 2),
+            spec,
+        }
+    }
+
+    /// The definition, loop by loop, as the oracle: `y`, and `dx`, `dw` by running the same
+    /// seven loops with the roles of the factors exchanged.
+    fn naive(case: &Case) -> [Vec<f64>; 3] {
+        let Case { x, w, g, spec } = case;
+        let (xs, ws, gs) = (x.to_vec_f64(), w.to_vec_f64(), g.to_vec_f64());
+        let [batch, c_in, h, wd] = x.shape().try_into().unwrap();
+        let [c_out, cg, kh, kw] = w.shape().try_into().unwrap();
+        let [oh, ow] = [g.shape()[2], g.shape()[3]];
+        let og = c_out / spec.groups;
+        let (mut y, mut dx, mut dw) = (vec![0.0; gs.len()], vec![0.0; xs.len()], vec![0.0; ws.len()]);
+        for n in 0..batch {
+            for o in 0..c_out {
+                let group = o / og;
+                for i in 0..oh {
+                    for j in 0..ow {
+                        let yi = ((n * c_out + o) * oh + i) * ow + j;
+                        for c in 0..cg {
+                            for p in 0..kh {
+                                for q in 0..kw {
+                                    let a =
+                                        (i * spec.stride[0] + p * spec.dilation[0]) as isize - spec.padding[0] as isize;
+                                    let b =
+                                        (j * spec.stride[1] + q * spec.dilation[1]) as isize - spec.padding[1] as isize;
+                                    if a < 0 || b < 0 || a >= h as isize || b >= wd as isize {
+                                        continue;
+                                    }
+                                    let xi = ((n * c_in + group * cg + c) * h + a as usize) * wd + b as usize;
+                                    let wi = ((o * cg + c) * kh + p) * kw + q;
+                                    y[yi] += xs[xi] * ws[wi];
+                                    dx[xi] += gs[yi] * ws[wi];
+                                    dw[wi] += gs[yi] * xs[xi];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        [y, dx, dw]
+    }
+
+    fn assert_close(got: &[f64], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!((a - b).abs() <= 1e-12 * scale, "{what}[{i}]: got {a}, want {b}");
+        }
+    }
+
+    fn inner(a: &Tensor, b: &Tensor) -> f64 {
+        assert_eq!(a.shape(), b.shape());
+        a.to_vec_f64().iter().zip(b.to_vec_f64()).map(|(x, y)| x * y).sum()
+    }
+
+    /// `conv2d` and both backward kernels agree with [`naive`].
+    fn check_against_naive(case: &Case) {
+        let Case { x, w, g, spec } = case;
+        let [y, dx, dw] = naive(case);
+        let got_y = x.conv2d(w, *spec);
+        assert_eq!(got_y.shape(), g.shape());
+        assert_close(&got_y.to_vec_f64(), &y, "y");
+        let got_dx = Tensor::conv2d_backward_input(g, w, x.shape(), *spec);
+        assert_eq!(got_dx.shape(), x.shape());
+        assert_close(&got_dx.to_vec_f64(), &dx, "dx");
+        let got_dw = Tensor::conv2d_backward_weight(x, g, w.shape(), *spec);
+        assert_eq!(got_dw.shape(), w.shape());
+        assert_close(&got_dw.to_vec_f64(), &dw, "dw");
+    }
+
+    /// `⟨conv2d(x, w), g⟩ = ⟨x, backward_input(g, w)⟩ = ⟨w, backward_weight(x, g)⟩`.
+    fn check_adjoints(case: &Case) {
+        let Case { x, w, g, spec } = case;
+        let forward = inner(&x.conv2d(w, *spec), g);
+        let via_input = inner(x, &Tensor::conv2d_backward_input(g, w, x.shape(), *spec));
+        let via_weight = inner(w, &Tensor::conv2d_backward_weight(x, g, w.shape(), *spec));
+        let scale = 1.0 + forward.abs();
+        assert!((forward - via_input).abs() < 1e-11 * scale, "{forward} vs {via_input} (input adjoint)");
+        assert!((forward - via_weight).abs() < 1e-11 * scale, "{forward} vs {via_weight} (weight adjoint)");
+    }
+
+    fn spec(stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2], groups: usize) -> Conv2dSpec {
+        Conv2dSpec { stride, padding, dilation, groups }
+    }
+
+    /// `(batch, [c_in, c_out], [h, w], [kh, kw], spec)`
+    type Config = (usize, [usize; 2], [usize; 2], [usize; 2], Conv2dSpec);
+
+    /// One of each feature, and mixtures.
+    fn configs() -> Vec<Config> {
+        let plain = Conv2dSpec::default();
+        vec![
+            (1, [1, 1], [5, 5], [3, 3], plain),
+            (3, [3, 4], [7, 6], [3, 3], spec([1, 1], [1, 1], [1, 1], 1)),
+            (2, [2, 3], [9, 8], [3, 3], spec([2, 2], [1, 1], [1, 1], 1)),
+            (2, [2, 2], [9, 9], [3, 3], spec([1, 1], [0, 0], [2, 2], 1)),
+            (2, [4, 6], [6, 6], [3, 3], spec([1, 1], [1, 1], [1, 1], 2)),
+            (2, [3, 3], [5, 5], [3, 3], spec([1, 1], [1, 1], [1, 1], 3)),
+            (2, [3, 6], [5, 4], [3, 3], spec([2, 1], [1, 0], [1, 1], 3)),
+            (1, [2, 3], [6, 7], [2, 4], spec([1, 2], [0, 1], [2, 1], 1)),
+            (3, [4, 5], [4, 4], [1, 1], plain),
+            (1, [1, 2], [8, 8], [3, 3], spec([3, 3], [0, 0], [1, 1], 1)),
+            (3, [2, 2], [3, 3], [5, 5], spec([1, 1], [1, 1], [1, 1], 1)),
+            (11, [2, 4], [5, 5], [3, 2], spec([2, 2], [1, 1], [2, 1], 2)),
+        ]
+    }
+
+    #[test]
+    fn matches_the_seven_loops() {
+        for (seed, (batch, channels, hw, k, spec)) in configs().into_iter().enumerate() {
+            check_against_naive(&case(batch, channels, hw, k, spec, 10 * seed as u64));
+        }
+    }
+
+    #[test]
+    fn backward_kernels_are_adjoints_of_conv2d() {
+        for (seed, (batch, channels, hw, k, spec)) in configs().into_iter().enumerate() {
+            check_adjoints(&case(batch, channels, hw, k, spec, 100 + 10 * seed as u64));
+        }
+    }
+
+    #[test]
+    fn strided_views_give_the_same_result() {
+        let spec = spec([2, 1], [1, 1], [1, 1], 1);
+        let nhwc = sample(&[2, 6, 5, 3], DType::F64, 7);
+        let x = nhwc.permute(&[0, 3, 1, 2]);
+        assert!(!x.is_contiguous());
+        let w_last = sample(&[4, 3, 3, 2], DType::F64, 8);
+        let w = w_last.permute(&[0, 1, 3, 2]); // [4, 3, 2, 3]
+        let y = x.conv2d(&w, spec);
+        assert_eq!(y.to_vec_f64(), x.contiguous().conv2d(&w.contiguous(), spec).to_vec_f64());
+        let g = sample(y.shape(), DType::F64, 9).permute(&[0, 1, 3, 2]).contiguous().permute(&[0, 1, 3, 2]);
+        assert!(!g.is_contiguous());
+        let dx = Tensor::conv2d_backward_input(&g, &w, x.shape(), spec);
+        assert_eq!(
+            dx.to_vec_f64(),
+            Tensor::conv2d_backward_input(&g.contiguous(), &w.contiguous(), x.shape(), spec).to_vec_f64()
+        );
+        let dw = Tensor::conv2d_backward_weight(&x, &g, w.shape(), spec);
+        assert_eq!(
+            dw.to_vec_f64(),
+            Tensor::conv2d_backward_weight(&x.contiguous(), &g.contiguous(), w.shape(), spec).to_vec_f64()
+        );
+    }
+
+    #[test]
+    fn results_are_bit_identical_run_after_run() {
+        let c = case(21, [3, 4], [10, 9], [3, 3], spec([1, 1], [1, 1], [1, 1], 1), 55);
+        let first = Tensor::conv2d_backward_weight(&c.x, &c.g, c.w.shape(), c.spec).to_vec_f64();
+        let first_y = c.x.conv2d(&c.w, c.spec).to_vec_f64();
+        let first_dx = Tensor::conv2d_backward_input(&c.g, &c.w, c.x.shape(), c.spec).to_vec_f64();
+        for _ in 0..5 {
+            assert_eq!(Tensor::conv2d_backward_weight(&c.x, &c.g, c.w.shape(), c.spec).to_vec_f64(), first);
+            assert_eq!(c.x.conv2d(&c.w, c.spec).to_vec_f64(), first_y);
+            assert_eq!(Tensor::conv2d_backward_input(&c.g, &c.w, c.x.shape(), c.spec).to_vec_f64(), first_dx);
+        }
+    }
+
+    #[test]
+    fn f32_agrees_with_f64() {
+        let c = case(3, [4, 6], [8, 7], [3, 2], spec([2, 1], [1, 1], [1, 2], 2), 77);
+        let as32 = |t: &Tensor| t.to_dtype(DType::F32);
+        let pairs = [
+            (c.x.conv2d(&c.w, c.spec), as32(&c.x).conv2d(&as32(&c.w), c.spec)),
+            (
+                Tensor::conv2d_backward_input(&c.g, &c.w, c.x.shape(), c.spec),
+                Tensor::conv2d_backward_input(&as32(&c.g), &as32(&c.w), c.x.shape(), c.spec),
+            ),
+            (
+                Tensor::conv2d_backward_weight(&c.x, &c.g, c.w.shape(), c.spec),
+                Tensor::conv2d_backward_weight(&as32(&c.x), &as32(&c.g), c.w.shape(), c.spec),
+            ),
+        ];
+        for (f64s, f32s) in pairs {
+            assert_eq!(f32s.dtype(), DType::F32);
+            assert!(f32s.to_dtype(DType::F64).allclose(&f64s, 1e-4, 1e-5), "{f32s:?} vs {f64s:?}");
+        }
+    }
+
+    #[test]
+    fn empty_batches_and_channels() {
+        let x = Tensor::zeros(&[0, 2, 4, 4], DType::F32);
+        let w = Tensor::ones(&[3, 2, 3, 3], DType::F32);
+        assert_eq!(x.conv2d(&w, Conv2dSpec::default()).shape(), &[0, 3, 2, 2]);
+        let g = Tensor::zeros(&[0, 3, 2, 2], DType::F32);
+        assert_eq!(
+            Tensor::conv2d_backward_weight(&x, &g, &[3, 2, 3, 3], Conv2dSpec::default()).to_vec_f32(),
+            vec![0.0; 54]
+        );
+        let x = Tensor::ones(&[2, 0, 4, 4], DType::F64);
+        let w = Tensor::ones(&[3, 0, 3, 3], DType::F64);
+        assert_eq!(x.conv2d(&w, Conv2dSpec::default()).to_vec_f64(), vec![0.0; 24]);
+    }
+
+    #[test]
+    fn shape_errors_say_what_was_expected() {
+        let x = Tensor::zeros(&[2, 3, 8, 8], DType::F32);
+        let message = |r: Result<Tensor, ShapeError>| r.unwrap_err().to_string();
+        let rank = message(
+            Tensor::zeros(&[3, 8, 8], DType::F32)
+                .try_conv2d(&Tensor::zeros(&[4, 3, 3, 3], DType::F32), Conv2dSpec::default()),
+        );
+        assert!(rank.starts_with("conv2d: expected an input of rank 4 [n, c_in, h, w], got shape [3, 8, 8]"), "{rank}");
+        let channels = message(x.try_conv2d(&Tensor::zeros(&[4, 2, 3, 3], DType::F32), Conv2dSpec::default()));
+        assert!(channels.contains("expects 2 input channels per group") && channels.contains("c_in = 3"), "{channels}");
+        let groups = message(x.try_conv2d(&Tensor::zeros(&[4, 1, 3, 3], DType::F32), spec([1, 1], [0, 0], [1, 1], 2)));
+        assert!(groups.contains("c_in = 3 channels, which do not split into groups = 2"), "{groups}");
+        let filters = message(x.try_conv2d(&Tensor::zeros(&[5, 1, 3, 3], DType::F32), spec([1, 1], [0, 0], [1, 1], 3)));
+        assert!(filters.contains("c_out = 5 filters, which do not split into groups = 3"), "{filters}");
+        let big = message(x.try_conv2d(&Tensor::zeros(&[4, 3, 5, 5], DType::F32), spec([1, 1], [0, 0], [2, 2], 1)));
+        assert!(big.contains("spans 9×9 pixels, more than the 8×8 padded input"), "{big}");
+        let zero = message(x.try_conv2d(&Tensor::zeros(&[4, 3, 3, 3], DType::F32), spec([0, 1], [0, 0], [1, 1], 1)));
+        assert!(zero.contains("must be at least 1"), "{zero}");
+        let dtype = message(x.try_conv2d(&Tensor::zeros(&[4, 3, 3, 3], DType::F64), Conv2dSpec::default()));
+        assert!(
+            dtype.contains("dtype mismatch: the input is f32 [2, 3, 8, 8] but the weight is f64 [4, 3, 3, 3]"),
+            "{dtype}"
+        );
+        let w = Tensor::zeros(&[4, 3, 3, 3], DType::F32);
+        let bad_g = Tensor::zeros(&[2, 4, 5, 6], DType::F32);
+        let grad = message(Tensor::try_conv2d_backward_input(&bad_g, &w, x.shape(), Conv2dSpec::default()));
+        assert!(grad.starts_with("conv2d_backward_input: grad_out has shape [2, 4, 5, 6]"), "{grad}");
+        assert!(grad.contains("gives an output of shape [2, 4, 6, 6]"), "{grad}");
+        let grad = message(Tensor::try_conv2d_backward_weight(&x, &bad_g, w.shape(), Conv2dSpec::default()));
+        assert!(grad.starts_with("conv2d_backward_weight: grad_out has shape [2, 4, 5, 6]"), "{grad}");
+        let err = Tensor::try_conv2d_backward_weight(&x, &bad_g, &[4, 3, 3], Conv2dSpec::default()).unwrap_err();
+        assert_eq!(err.op, "conv2d_backward_weight");
+        assert_eq!(err.shapes, vec![vec![2, 3, 8, 8], vec![2, 4, 5, 6], vec![4, 3, 3]]);
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d: the weight [4, 2, 3, 3] expects 2 input channels per group")]
+    fn the_panicking_twin_reports_the_same_words() {
+        Tensor::zeros(&[1, 3, 5, 5], DType::F32)
+            .conv2d(&Tensor::zeros(&[4, 2, 3, 3], DType::F32), Conv2dSpec::default());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        #[test]
+        fn random_configs_match_the_definition_and_are_adjoint(
+            (batch, groups, c_per_group, o_per_group) in (1usize..4, 1usize..4, 1usize..3, 1usize..3),
+            (h, w, kh, kw) in (1usize..9, 1usize..9, 1usize..4, 1usize..4),
+            (sh, sw, ph, pw) in (1usize..4, 1usize..4, 0usize..3, 0usize..3),
+            (dh, dw, seed) in (1usize..3, 1usize..3, 0u64..1_000_000),
+        ) {
+            let spec = spec([sh, sw], [ph, pw], [dh, dw], groups);
+            prop_assume!(spec.output_hw([h, w], [kh, kw]).is_some());
+            let channels = [groups * c_per_group, groups * o_per_group];
+            let c = case(batch, channels, [h, w], [kh, kw], spec, seed);
+            check_against_naive(&c);
+            check_adjoints(&c);
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Softmax, log-softmax and log-sum-exp along one axis, computed so that they cannot overflow.
+//!
+//! Each works on the lanes along `axis` (for `[batch, classes]` and `axis = 1`, each row). For a
+//! lane `x` with largest element `m = max_j x_j`:
+//!
+//! ```text
+//! softmax(x)_i     = e^(x_i − m) / Σ_j e^(x_j − m)
+//! log_softmax(x)_i = x_i − m − ln Σ_j e^(x_j − m)
+//! logsumexp(x)     = m + ln Σ_j e^(x_j − m)
+//! ```
+//!
+//! Subtracting `m` changes nothing mathematically (it cancels), but it keeps every exponent at
+//! or below 0, so `e^(…)` never overflows, and the sum holds the term `e^0 = 1`, so it is at
+//! least 1 and its logarithm is finite. Without the shift, `[1000, 0, −1000]` in `f32` gives
+//! `e^1000 = ∞` and a NaN; with it, softmax is `[1, 0, 0]` and log-softmax `[0, −1000, −2000]`.
+//! Computing log-softmax directly, rather than as `ln(softmax(x))`, also keeps the
+//! `−2000`, which `ln(0) = −∞` would lose.
+//!
+//! | call | input | output |
+//! |---|---|---|
+//! | `x.softmax(1)` | `[batch, classes]` | `[batch, classes]` |
+//! | `x.log_softmax(1)` | `[batch, classes]` | `[batch, classes]` |
+//! | `x.logsumexp(1, false)` | `[batch, classes]` | `[batch]` |
+//! | `x.logsumexp(1, true)` | `[batch, classes]` | `[batch, 1]` |
+//!
+//! A lane of only `−∞` has log-sum-exp `−∞` (an empty sum), and softmax NaN (0/0), as in
+//! PyTorch. Tensors of at least [`PARALLEL_THRESHOLD`] elements are processed lane by lane on
+//! rayon's thread pool.
+//!
+//! ```
+//! use nabla_tensor::Tensor;
+//! let x = Tensor::from_vec(vec![1000.0f32, 0.0, -1000.0], &[1, 3]);
+//! assert_eq!(x.softmax(1).to_vec_f32(), vec![1.0, 0.0, 0.0]);
+//! assert_eq!(x.log_softmax(1).to_vec_f32(), vec![0.0, -1000.0, -2000.0]);
+//! assert_eq!(x.logsumexp(1, false).to_vec_f32(), vec![1000.0]);
+//! ```
+
+use ndarray::{ArcArray, ArrayD, ArrayView1, ArrayViewMut1, Axis, IxDyn, Zip};
+
+use crate::dtype::Element;
+use crate::error::{or_panic, ShapeError};
+use crate::parallel::PARALLEL_THRESHOLD;
+use crate::reduce::check_axes;
+use crate::scalar;
+use crate::tensor::{dispatch, Tensor};
+
+/// The shift `m` of a lane: its largest element, or 0 when all are `−∞` (then `x − m` stays
+/// `−∞` and `e^(x − m)` is 0, where `−∞ − (−∞)` would be NaN).
+fn shift<E: Element>(lane: &ArrayView1<'_, E>) -> E {
+    let m = lane.iter().fold(E::neg_infinity(), |m, &x| scalar::maximum(x, m));
+    if m == E::neg_infinity() {
+        E::zero()
+    } else {
+        m
+    }
+}
+
+/// `ln Σ_j e^(x_j − m)`
+fn ln_sum_exp<E: Element>(lane: &ArrayView1<'_, E>, m: E) -> E {
+    lane.iter().fold(E::zero(), |s, &x| s + (x - m).exp()).ln()
+}
+
+fn softmax_lane<E: Element>(x: ArrayView1<'_, E>, mut out: ArrayViewMut1<'_, E>) {
+    let m = shift(&x);
+    out.zip_mut_with(&x, |o, &x| *o = (x - m).exp());
+    let total = out.iter().fold(E::zero(), |s, &e| s + e);
+    out.mapv_inplace(|e| e / total);
+}
+
+fn log_softmax_lane<E: Element>(x: ArrayView1<'_, E>, mut out: ArrayViewMut1<'_, E>) {
+    let m = shift(&x);
+    let offset = m + ln_sum_exp(&x, m);
+    out.zip_mut_with(&x, |o, &x| *o = x - offset);
+}
+
+fn logsumexp_lane<E: Element>(x: ArrayView1<'_, E>) -> E {
+    let m = shift(&x);
+    m + ln_sum_exp(&x, m)
+}
+
+/// Runs `f` on every lane along `axis`, writing a same-shaped output; rayon splits the lanes
+/// across threads for large tensors.
+fn per_lane<E: Element>(
+    a: &ArcArray<E, IxDyn>,
+    axis: usize,
+    f: fn(ArrayView1<'_, E>, ArrayViewMut1<'_, E>),
+) -> ArrayD<E> {
+    let mut out = ArrayD::zeros(a.raw_dim());
+    let zip = Zip::from(a.lanes(Axis(axis))).and(out.lanes_mut(Axis(axis)));
+    if a.len() >= PARALLEL_THRESHOLD {
+        zip.par_for_each(f);
+    } else {
+        zip.for_each(f);
+    }
+    out
+}
+
+impl Tensor {
+    /// `softmax(x)_i = e^(x_i − m) / Σ_j e^(x_j − m)` along `axis`, with `m` the lane's maximum;
+    /// same shape out. Every lane is positive and sums to 1; subtracting `m` keeps `e^(…)` from
+    /// overflowing, so `[1000, 0, −1000]` gives `[1, 0, 0]` even in `f32`.
+    pub fn try_softmax(&self, axis: usize) -> Result<Tensor, ShapeError> {
+        check_axes("softmax", self.shape(), &[axis])?;
+        Ok(dispatch!(self, a => Tensor::from_array(per_lane(a, axis, softmax_lane))))
+    }
+
+    /// [`try_softmax`](Self::try_softmax), panicking at the caller's line on a bad axis.
+    #[track_caller]
+    pub fn softmax(&self, axis: usize) -> Tensor {
+        or_panic(self.try_softmax(axis))
+    }
+
+    /// `log_softmax(x)_i = x_i − m − ln Σ_j e^(x_j − m)` along `axis`, with `m` the lane's
+    /// maximum; same shape out. Finite wherever `x` is, even when softmax underflows to 0.
+    pub fn try_log_softmax(&self, axis: usize) -> Result<Tensor, ShapeError> {
+        check_axes("log_softmax", self.shape(), &[axis])?;
+        Ok(dispatch!(self, a => Tensor::from_array(per_lane(a, axis, log_softmax_lane))))
+    }
+
+    /// [`try_log_softmax`](Self::try_log_softmax), panicking at the caller's line on a bad axis.
+    #[track_caller]
+    pub fn log_softmax(&self, axis: usize) -> Tensor {
+        or_panic(self.try_log_softmax(axis))
+    }
+
+    /// `logsumexp(x) = m + ln Σ_j e^(x_j − m)` over `axis`, with `m` the lane's maximum: a
+    /// smooth maximum. `axis` is removed, or kept with extent 1 when `keepdim`.
+    pub fn try_logsumexp(&self, axis: usize, keepdim: bool) -> Result<Tensor, ShapeError> {
+        check_axes("logsumexp", self.shape(), &[axis])?;
+        Ok(dispatch!(self, a => {
+            let lanes = Zip::from(a.lanes(Axis(axis)));
+            let out = if a.len() >= PARALLEL_THRESHOLD {
+                lanes.par_map_collect(logsumexp_lane)
+            } else {
+                lanes.map_collect(logsumexp_lane)
+            };
+            Tensor::from_array(if keepdim { out.insert_axis(Axis(axis)) } else { out })
+        }))
+    }
+
+    /// [`try_logsumexp`](Self::try_logsumexp), panicking at the caller's line on a bad axis.
+    #[track_caller]
+    pub fn logsumexp(&self, axis: usize, keepdim: bool) -> Tensor {
+        or_panic(self.try_logsumexp(axis, keepdim))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DType;
+    use proptest::prelude::*;
+
+    fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+    }
+
+    #[test]
+    fn golden_values() {
+        let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0], &[3]);
+        let expected = [0.09003057317038046, 0.24472847105479767, 0.6652409557748219];
+        assert!(close(&x.softmax(0).to_vec_f64(), &expected, 1e-15), "{:?}", x.softmax(0));
+        let lse = 3.40760596444438;
+        assert!((x.logsumexp(0, false).to_scalar() - lse).abs() < 1e-14);
+        assert!(close(&x.log_softmax(0).to_vec_f64(), &[1.0 - lse, 2.0 - lse, 3.0 - lse], 1e-14));
+    }
+
+    #[test]
+    fn extreme_inputs_stay_finite_in_f32() {
+        let x = Tensor::from_vec(vec![1000.0f32, 0.0, -1000.0, -1000.0, 0.0, 1000.0], &[2, 3]);
+        assert_eq!(x.softmax(1).to_vec_f32(), vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(x.log_softmax(1).to_vec_f32(), vec![0.0, -1000.0, -2000.0, -2000.0, -1000.0, 0.0]);
+        assert_eq!(x.logsumexp(1, false).to_vec_f32(), vec![1000.0, 1000.0]);
+        let s = x.softmax(0);
+        assert!(s.all_finite() && x.log_softmax(0).all_finite(), "{s:?}");
+        assert_eq!(s.to_vec_f32(), vec![1.0, 0.5, 0.0, 0.0, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn negative_infinity_is_masked_out() {
+        let x = Tensor::from_vec(vec![0.0f32, f32::NEG_INFINITY, 0.0, f32::NEG_INFINITY, f32::NEG_INFINITY], &[5]);
+        assert_eq!(x.softmax(0).to_vec_f32(), vec![0.5, 0.0, 0.5, 0.0, 0.0]);
+        let all = Tensor::full(&[2], f64::NEG_INFINITY, DType::F64);
+        assert_eq!(all.logsumexp(0, false).to_scalar(), f64::NEG_INFINITY);
+        assert!(all.softmax(0).to_vec_f64().iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn axes_and_shapes() {
+        let x = crate::init::uniform(&[2, 3, 4], -3.0, 3.0, DType::F64, &mut crate::rng(7));
+        for axis in 0..3 {
+            let s = x.softmax(axis);
+            assert_eq!(s.shape(), &[2, 3, 4]);
+            let ones = s.sum_axes(&[axis], false).to_vec_f64();
+            assert!(ones.iter().all(|v| (v - 1.0).abs() < 1e-14), "{ones:?}");
+        }
+        // Softmax over axis 1 is softmax over the last axis of the transposed tensor.
+        let moved = x.transpose(1, 2).softmax(2).transpose(1, 2);
+        assert!(close(&x.softmax(1).to_vec_f64(), &moved.contiguous().to_vec_f64(), 1e-15));
+        assert_eq!(x.logsumexp(1, false).shape(), &[2, 4]);
+        assert_eq!(x.logsumexp(1, true).shape(), &[2, 1, 4]);
+        let lse = x.logsumexp(2, true);
+        assert!(close(&x.log_softmax(2).to_vec_f64(), &x.sub(&lse).to_vec_f64(), 1e-14));
+    }
+
+    #[test]
+    fn bad_axis_is_an_error() {
+        let x = Tensor::zeros(&[2, 3], DType::F32);
+        let err = x.try_softmax(2).unwrap_err();
+        assert_eq!((err.op, err.dim), ("softmax", Some(2)));
+        assert!(err.to_string().contains("axis 2 is out of range"), "{err}");
+        assert!(x.try_log_softmax(5).is_err());
+        assert!(x.try_logsumexp(2, true).is_err());
+        assert!(Tensor::scalar(1.0, DType::F32).try_softmax(0).is_err());
+    }
+
+    #[test]
+    fn parallel_path_matches_serial() {
+        let rows = PARALLEL_THRESHOLD / 16 + 3;
+        let x = crate::init::uniform(&[rows, 16], -5.0, 5.0, DType::F32, &mut crate::rng(3));
+        let (s, l, lse) = (x.softmax(1), x.log_softmax(1), x.logsumexp(1, false));
+        for r in (0..rows).step_by(331) {
+            let row = x.narrow(0, r, 1);
+            assert_eq!(s.narrow(0, r, 1).to_vec_f32(), row.softmax(1).to_vec_f32());
+            assert_eq!(l.narrow(0, r, 1).to_vec_f32(), row.log_softmax(1).to_vec_f32());
+            assert_eq!(lse.narrow(0, r, 1).to_vec_f32(), row.logsumexp(1, false).to_vec_f32());
+        }
+        let down = x.softmax(0).sum_axes(&[0], false).to_vec_f64();
+        assert!(down.iter().all(|v| (v - 1.0).abs() < 1e-4), "{down:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn softmax_lanes_are_positive_and_sum_to_one(
+            shape in prop::collection::vec(1usize..5, 1..4),
+            axis_pick in any::<prop::sample::Index>(),
+            scale in 0.1f64..30.0,
+            seed in any::<u64>(),
+        ) {
+            let axis = axis_pick.index(shape.len());
+            let x = crate::init::uniform(&shape, -scale, scale, DType::F64, &mut crate::rng(seed));
+            let s = x.softmax(axis);
+            prop_assert!(s.to_vec_f64().iter().all(|&v| v > 0.0 && v <= 1.0));
+            let sums = s.sum_axes(&[axis], false).to_vec_f64();
+            prop_assert!(sums.iter().all(|v| (v - 1.0).abs() < 1e-13), "{:?}", sums);
+            // exp(log_softmax) = softmax, and logsumexp = ln Σ e^x where that cannot overflow.
+            prop_assert!(close(&x.log_softmax(axis).exp().to_vec_f64(), &s.to_vec_f64(), 1e-14));
+            let naive = x.exp().sum_axes(&[axis], false).ln();
+            prop_assert!(close(&x.logsumexp(axis, false).to_vec_f64(), &naive.to_vec_f64(), 1e-12));
+        }
+
+        #[test]
+        fn softmax_ignores_a_constant_shift(
+            values in prop::collection::vec(-10.0f64..10.0, 1..8),
+            c in -500.0f64..500.0,
+        ) {
+            let n = values.len();
+            let x = Tensor::from_vec(values, &[1, n]);
+            let shifted = x.add_scalar(c);
+            prop_assert!(close(&shifted.softmax(1).to_vec_f64(), &x.softmax(1).to_vec_f64(), 1e-12));
+            prop_assert!(close(&shifted.log_softmax(1).to_vec_f64(), &x.log_softmax(1).to_vec_f64(), 1e-10));
+        }
+    }
+}
