@@ -58,6 +58,22 @@ pub(crate) struct Node {
     pub(crate) op: Option<Recorded>,
 }
 
+impl Drop for Node {
+    /// Frees a chain of nodes with a loop instead of recursion, so that dropping the output of
+    /// a very long computation (an RNN unrolled over thousands of steps) cannot overflow the stack.
+    fn drop(&mut self) {
+        let Some(op) = self.op.as_mut() else { return };
+        let mut orphans = std::mem::take(&mut op.inputs);
+        while let Some(var) = orphans.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(var.0) {
+                if let Some(op) = node.op.as_mut() {
+                    orphans.append(&mut op.inputs);
+                }
+            }
+        }
+    }
+}
+
 /// A tensor on the tape; see the [module docs](self).
 ///
 /// Cloning a `Var` is cheap and gives a handle to the same node (as a Python reference would).

@@ -1,4 +1,4 @@
-//! Element types a [`Tensor`](crate::Tensor) can hold.
+//! Element types a [`Tensor`] can hold.
 //!
 //! nabla computes in `f32` (fast, what training uses) and `f64` (what gradient checks use,
 //! because finite differences need the extra digits). A tensor carries its dtype at run time,
