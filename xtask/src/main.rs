@@ -1,1 +1,72 @@
-fn main() {}
+//! `cargo xtask`: project automation for nabla, written as an ordinary workspace binary
+//! (`.cargo/config.toml` aliases `cargo xtask` to `cargo run --package xtask --release --`).
+//!
+//! Commands:
+//!
+//! - `cargo xtask bench [--workloads W0,...] [--seconds S] [--threads N] [--out FILE]
+//!   [--compare FILE...] [--in-process]` runs the benchmark workloads of
+//!   `WORKLOADS.md`, writes one JSON Lines record per framework, workload and variant to
+//!   `target/bench/results.jsonl` and prints a table;
+//! - `cargo xtask help` prints the full usage.
+//!
+//! Exit status: 0 on success, 1 when a benchmark or a file operation failed, 2 when the
+//! command line was wrong.
+//!
+//! Code map:
+//!
+//! | module | role |
+//! |---|---|
+//! | [`cli`] | argument parsing and the help text |
+//! | [`bench`](mod@bench) | running workloads, one child process each, and writing the results |
+//! | [`workloads`] | the registry of workloads; one module per workload ([`workloads::w0`]) |
+//! | [`measure`] | warm-up, timed steps, median |
+//! | [`report`] | the header and the tables, ratios against references and peers |
+//! | [`record`] | the JSON Lines record format |
+//! | [`json`] | a small JSON parser and string escaper |
+//! | [`system`] | peak memory, denormal mode, CPU, library versions |
+
+mod bench;
+mod cli;
+mod json;
+mod measure;
+mod record;
+mod report;
+mod system;
+mod workloads;
+
+use std::process::ExitCode;
+
+use cli::{Command, UsageError};
+
+/// Why a command did not succeed, which decides the exit status.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line was wrong (exit status 2).
+    Usage(UsageError),
+    /// Something went wrong while running (exit status 1).
+    Run(String),
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match cli::parse(&args) {
+        Ok(Command::Help) => {
+            print!("{}", cli::help());
+            Ok(())
+        }
+        Ok(Command::Bench(options)) => bench::bench(&options),
+        Ok(Command::BenchOne(options)) => bench::bench_one(&options),
+        Err(usage) => Err(Failure::Usage(usage)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(UsageError(message))) => {
+            eprintln!("error: {message}\n(run `cargo xtask help` for usage)");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

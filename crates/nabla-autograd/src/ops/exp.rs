@@ -2,12 +2,14 @@
 
 use crate::Var;
 
+// ANCHOR: exp
 impl Var {
     /// `e^self` elementwise.
     pub fn exp(&self) -> Var {
         Var::from_op("exp", self.value().exp(), &[self], |g, _, y| vec![Some(g.mul(y))])
     }
 }
+// ANCHOR_END: exp
 
 #[cfg(test)]
 mod tests {
