@@ -127,19 +127,19 @@ impl Var {
     /// Replaces the value of a leaf, e.g. a parameter after an optimizer step. Every handle to
     /// this `Var` sees the new value; ops recorded earlier keep the value they read.
     ///
+    /// The dtype may change (that is how a model is converted to `f64` for a gradient check).
+    ///
     /// # Panics
     /// If this `Var` is the result of an op (only leaves can be set), or the new value has
-    /// another shape or dtype.
+    /// another shape.
     #[track_caller]
     pub fn set_value(&self, value: Tensor) {
         assert!(self.is_leaf(), "set_value: only a leaf can be set, but this Var is the output of {}", self.op_name());
         let mut slot = self.0.value.write().expect("a Var's value lock is never poisoned");
         assert!(
-            slot.shape() == value.shape() && slot.dtype() == value.dtype(),
-            "set_value: the new value is {} {:?} but the Var holds {} {:?}",
-            value.dtype(),
+            slot.shape() == value.shape(),
+            "set_value: the new value has shape {:?} but the Var holds {:?}",
             value.shape(),
-            slot.dtype(),
             slot.shape()
         );
         *slot = value;

@@ -15,7 +15,7 @@ use ndarray::{ArcArray, ArrayD, IxDyn, Zip};
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
-use crate::parallel::{zip_map, PARALLEL_THRESHOLD};
+use crate::parallel::{zip_map, PARALLEL_THRESHOLD_CHEAP};
 use crate::scalar;
 use crate::tensor::{dispatch2, Tensor};
 
@@ -68,7 +68,7 @@ where
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     let av = a.broadcast(IxDyn(&shape)).expect("shape checked by broadcast_shapes");
     let bv = b.broadcast(IxDyn(&shape)).expect("shape checked by broadcast_shapes");
-    Ok(if av.len() >= PARALLEL_THRESHOLD {
+    Ok(if av.len() >= PARALLEL_THRESHOLD_CHEAP {
         Zip::from(&av).and(&bv).par_map_collect(|&x, &y| f(x, y))
     } else {
         Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y))

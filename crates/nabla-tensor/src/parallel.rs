@@ -1,31 +1,69 @@
 //! When elementwise work is split across threads.
 //!
-//! Spawning work on rayon's pool costs a few microseconds, about what one core needs for
-//! 10–20 thousand `exp`s. Below [`PARALLEL_THRESHOLD`] elements a kernel runs on the calling
-//! thread; at or above it, rayon splits the work. The threshold was measured with
-//! `cargo xtask bench` on a 2-core machine (see `ARCHITECTURE.md`). Matrix products do not use
-//! it: the `gemm` crate decides its own threading.
+//! Handing work to rayon's pool costs 10–30 µs here. Whether splitting pays depends on how much
+//! work each element is, so there are two thresholds, measured on the 2-core reference machine
+//! (median of 41 runs, f32, serial map against rayon's `par_map_collect`):
+//!
+//! | elements | `exp` serial | `exp` parallel | `add` serial | `add` parallel |
+//! |---:|---:|---:|---:|---:|
+//! | 8,192 | 22 µs | 37 µs | 1.3 µs | 14 µs |
+//! | 32,768 | 87 µs | 51 µs | 3.4 µs | 32 µs |
+//! | 262,144 | 693 µs | 373 µs | 38 µs | 49 µs |
+//! | 1,048,576 | 2,811 µs | 1,434 µs | 152 µs | 83 µs |
+//!
+//! * [`PARALLEL_THRESHOLD`] (32 Ki elements) for *expensive* maps — `exp`, `tanh`, `erf`, … —
+//!   where splitting wins from about 16 Ki elements on.
+//! * [`PARALLEL_THRESHOLD_CHEAP`] (512 Ki elements) for *cheap*, memory-bound maps — `add`,
+//!   `mul`, `relu`, comparisons — where one core nearly saturates memory bandwidth and splitting
+//!   only wins for large arrays.
+//!
+//! Matrix products do not use either: the `gemm` crate decides its own threading.
 
 use ndarray::{ArrayD, ArrayViewD, Zip};
 
 use crate::dtype::Element;
 
-/// Elementwise kernels on at least this many elements run on rayon's thread pool.
+/// Expensive elementwise kernels (transcendental functions) on at least this many elements
+/// run on rayon's thread pool.
 pub const PARALLEL_THRESHOLD: usize = 1 << 15;
 
-/// `f` applied to every element of `a`, in parallel when `a` is large.
-pub(crate) fn map<E: Element, F>(a: ArrayViewD<'_, E>, f: F) -> ArrayD<E>
+/// Cheap, memory-bound elementwise kernels (arithmetic, comparisons) on at least this many
+/// elements run on rayon's thread pool.
+pub const PARALLEL_THRESHOLD_CHEAP: usize = 1 << 19;
+
+/// How much work one element of a map is; picks the threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cost {
+    /// A few arithmetic instructions: memory-bound.
+    Cheap,
+    /// A transcendental function or similar: compute-bound.
+    Expensive,
+}
+
+impl Cost {
+    /// The element count from which work of this cost is split across threads.
+    pub fn threshold(self) -> usize {
+        match self {
+            Cost::Cheap => PARALLEL_THRESHOLD_CHEAP,
+            Cost::Expensive => PARALLEL_THRESHOLD,
+        }
+    }
+}
+
+/// `f` applied to every element of `a`, in parallel when `a` is large for its `cost`.
+pub(crate) fn map<E: Element, F>(a: ArrayViewD<'_, E>, cost: Cost, f: F) -> ArrayD<E>
 where
     F: Fn(E) -> E + Sync + Send,
 {
-    if a.len() >= PARALLEL_THRESHOLD {
+    if a.len() >= cost.threshold() {
         Zip::from(&a).par_map_collect(|&x| f(x))
     } else {
         a.mapv(f)
     }
 }
 
-/// `f` applied to pairs of elements of two arrays of one shape, in parallel when large.
+/// `f` applied to pairs of elements of two arrays of one shape (cheap arithmetic), in parallel
+/// when large.
 pub(crate) fn zip_map<E: Element, F>(a: ArrayViewD<'_, E>, b: ArrayViewD<'_, E>, f: F) -> ArrayD<E>
 where
     F: Fn(E, E) -> E + Sync + Send,
@@ -33,7 +71,7 @@ where
     debug_assert_eq!(a.shape(), b.shape());
     if let (Some(xs), Some(ys)) = (a.as_slice(), b.as_slice()) {
         // Both row-major: a plain loop over slices, which the compiler vectorises.
-        let values: Vec<E> = if xs.len() >= PARALLEL_THRESHOLD {
+        let values: Vec<E> = if xs.len() >= PARALLEL_THRESHOLD_CHEAP {
             use rayon::prelude::*;
             xs.par_iter().zip(ys.par_iter()).map(|(&x, &y)| f(x, y)).collect()
         } else {
@@ -41,7 +79,7 @@ where
         };
         return ArrayD::from_shape_vec(a.raw_dim(), values).expect("shape of a row-major input");
     }
-    if a.len() >= PARALLEL_THRESHOLD {
+    if a.len() >= PARALLEL_THRESHOLD_CHEAP {
         Zip::from(&a).and(&b).par_map_collect(|&x, &y| f(x, y))
     } else {
         Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y))

@@ -4,26 +4,26 @@
 //! (see [`crate::parallel`]). Their derivatives live in the autograd crate, one file per op.
 
 use crate::dtype::Element;
-use crate::parallel::map;
+use crate::parallel::{map, Cost};
 use crate::scalar;
 use crate::tensor::{dispatch, Tensor};
 
 macro_rules! unary {
-    ($(#[$doc:meta])* $name:ident, $f:expr) => {
+    ($(#[$doc:meta])* $name:ident, $cost:ident, $f:expr) => {
         $(#[$doc])*
         pub fn $name(&self) -> Tensor {
-            dispatch!(self, a => Tensor::from_array(map(a.view(), $f)))
+            dispatch!(self, a => Tensor::from_array(map(a.view(), Cost::$cost, $f)))
         }
     };
 }
 
 macro_rules! unary_with {
-    ($(#[$doc:meta])* $name:ident($param:ident), |$x:ident, $p:ident| $body:expr) => {
+    ($(#[$doc:meta])* $name:ident($param:ident), $cost:ident, |$x:ident, $p:ident| $body:expr) => {
         $(#[$doc])*
         pub fn $name(&self, $param: f64) -> Tensor {
             fn apply<E: Element>(a: &ndarray::ArcArray<E, ndarray::IxDyn>, param: f64) -> Tensor {
                 let $p = E::of(param);
-                Tensor::from_array(map(a.view(), move |$x: E| $body))
+                Tensor::from_array(map(a.view(), Cost::$cost, move |$x: E| $body))
             }
             dispatch!(self, a => apply(a, $param))
         }
@@ -33,83 +33,83 @@ macro_rules! unary_with {
 impl Tensor {
     unary!(
         /// `−x`
-        neg, |x| -x);
+        neg, Cheap, |x| -x);
     unary!(
         /// `e^x`
-        exp, |x| x.exp());
+        exp, Expensive, |x| x.exp());
     unary!(
         /// Natural logarithm `ln x` (NaN for negative `x`, −∞ at 0).
-        ln, |x| x.ln());
+        ln, Expensive, |x| x.ln());
     unary!(
         /// `√x`
-        sqrt, |x| x.sqrt());
+        sqrt, Expensive, |x| x.sqrt());
     unary!(
         /// `|x|`
-        abs, |x| x.abs());
+        abs, Cheap, |x| x.abs());
     unary!(
         /// `x²`
-        square, |x| x * x);
+        square, Cheap, |x| x * x);
     unary!(
         /// `1/x`
-        recip, |x| x.recip());
+        recip, Cheap, |x| x.recip());
     unary!(
         /// `sin x`
-        sin, |x| x.sin());
+        sin, Expensive, |x| x.sin());
     unary!(
         /// `cos x`
-        cos, |x| x.cos());
+        cos, Expensive, |x| x.cos());
     unary!(
         /// `tanh x`
-        tanh, |x| x.tanh());
+        tanh, Expensive, |x| x.tanh());
     unary!(
         /// The logistic sigmoid `σ(x) = 1/(1 + e^(−x))`, stable for large `|x|`.
-        sigmoid, scalar::sigmoid);
+        sigmoid, Expensive, scalar::sigmoid);
     unary!(
         /// `max(x, 0)`
-        relu, scalar::relu);
+        relu, Cheap, scalar::relu);
     unary!(
         /// Exact GELU `x·Φ(x)` (PyTorch's and Keras' default).
-        gelu, scalar::gelu);
+        gelu, Expensive, scalar::gelu);
     unary!(
         /// GELU's tanh approximation (GPT-2's).
-        gelu_tanh, scalar::gelu_tanh);
+        gelu_tanh, Expensive, scalar::gelu_tanh);
     unary!(
         /// The error function `erf x`.
-        erf, Element::erf);
+        erf, Expensive, Element::erf);
     unary!(
         /// `ln(1 + e^x)`, stable for large `|x|`.
-        softplus, scalar::softplus);
+        softplus, Expensive, scalar::softplus);
     unary!(
         /// −1, 0 or 1 by the sign of `x`.
-        sign, scalar::sign);
+        sign, Cheap, scalar::sign);
 
     unary_with!(
         /// `x^p` for a constant exponent `p`.
-        powf(p), |x, p| x.powf(p));
+        powf(p), Expensive, |x, p| x.powf(p));
     unary_with!(
         /// `x + c` for a constant `c`.
-        add_scalar(c), |x, c| x + c);
+        add_scalar(c), Cheap, |x, c| x + c);
     unary_with!(
         /// `c·x` for a constant `c`.
-        mul_scalar(c), |x, c| x * c);
+        mul_scalar(c), Cheap, |x, c| x * c);
     unary_with!(
         /// `x` where `x > 0`, else `slope·x`.
-        leaky_relu(slope), |x, s| if x > E::zero() { x } else { s * x });
+        leaky_relu(slope), Cheap, |x, s| if x > E::zero() { x } else { s * x });
     unary_with!(
         /// `x` where `x > 0`, else `α·(e^x − 1)`.
-        elu(alpha), |x, a| if x > E::zero() { x } else { a * x.exp_m1() });
+        elu(alpha), Expensive, |x, a| if x > E::zero() { x } else { a * x.exp_m1() });
     unary_with!(
         /// 1 where `x > c`, else 0.
-        gt_scalar(c), |x, c| scalar::indicator(x > c));
+        gt_scalar(c), Cheap, |x, c| scalar::indicator(x > c));
     unary_with!(
         /// 1 where `x < c`, else 0.
-        lt_scalar(c), |x, c| scalar::indicator(x < c));
+        lt_scalar(c), Cheap, |x, c| scalar::indicator(x < c));
 
     /// `x` limited to `[min, max]`.
     pub fn clamp(&self, min: f64, max: f64) -> Tensor {
         fn apply<E: Element>(a: &ndarray::ArcArray<E, ndarray::IxDyn>, lo: f64, hi: f64) -> Tensor {
             let (lo, hi) = (E::of(lo), E::of(hi));
-            Tensor::from_array(map(a.view(), move |x: E| x.max(lo).min(hi)))
+            Tensor::from_array(map(a.view(), Cost::Cheap, move |x: E| x.max(lo).min(hi)))
         }
         dispatch!(self, a => apply(a, min, max))
     }

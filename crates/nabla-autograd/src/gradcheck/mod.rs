@@ -221,6 +221,63 @@ pub fn check_gradients_with(
     Ok(())
 }
 
+/// Checks the gradients of `f` with respect to `leaves` — `Var`s that `f` reads, such as a
+/// layer's parameters and its input — against central finite differences.
+///
+/// Unlike [`check_gradients`], `f` takes no arguments: the leaves are perturbed in place with
+/// [`Var::set_value`] and restored afterwards. This is how a whole layer or model is checked.
+/// The leaves must hold `f64` values and `f` must be deterministic (e.g. dropout off).
+pub fn check_leaf_gradients(f: impl Fn() -> Var, leaves: &[Var], tol: Tolerance, mode: Mode) -> Result<(), GradcheckError> {
+    for (i, leaf) in leaves.iter().enumerate() {
+        assert!(
+            leaf.is_leaf() && leaf.requires_grad() && leaf.dtype() == DType::F64,
+            "check_leaf_gradients: leaf {i} must be an f64 Var::new leaf"
+        );
+    }
+    let output = f();
+    let out_shape = output.shape();
+    let mut rng = init::rng(0x6c65_6166);
+    let r = init::uniform(&out_shape, -1.0, 1.0, DType::F64, &mut rng);
+    let grads = output.backward_with(&r);
+    let r = r.to_vec_f64();
+    let projected = || f().value().to_vec_f64().iter().zip(&r).map(|(a, b)| a * b).sum::<f64>();
+    for (i, leaf) in leaves.iter().enumerate() {
+        let original = leaf.value();
+        let n = original.len();
+        let g = grads.get(leaf).map(|g| g.to_vec_f64()).unwrap_or_else(|| vec![0.0; n]);
+        let directions: Vec<(String, Vec<f64>)> = match mode {
+            Mode::Full => (0..n)
+                .map(|e| {
+                    let mut u = vec![0.0; n];
+                    u[e] = 1.0;
+                    (format!("element {:?}", unravel(e, original.shape())), u)
+                })
+                .collect(),
+            Mode::RandomDirections(k) => (0..k)
+                .map(|d| {
+                    let u = init::uniform(original.shape(), -1.0, 1.0, DType::F64, &mut rng).to_vec_f64();
+                    (format!("random direction {d}"), u)
+                })
+                .collect(),
+            Mode::Auto if n <= 64 => return check_leaf_gradients(f, leaves, tol, Mode::Full),
+            Mode::Auto => return check_leaf_gradients(f, leaves, tol, Mode::RandomDirections(8)),
+        };
+        for (entry, u) in directions {
+            let analytical: f64 = g.iter().zip(&u).map(|(a, b)| a * b).sum();
+            leaf.set_value(with_direction(&original, &u, tol.eps));
+            let plus = projected();
+            leaf.set_value(with_direction(&original, &u, -tol.eps));
+            let minus = projected();
+            leaf.set_value(original.clone());
+            let numerical = (plus - minus) / (2.0 * tol.eps);
+            if !agree(analytical, numerical, tol) {
+                return Err(GradcheckError { input: i, entry: format!("{entry} (rᵀ·J·u)"), analytical, numerical });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks second derivatives: the gradient of `f` (taken with `create_graph`) is itself
 /// gradient-checked. Fails if any backward rule on the way is not correctly differentiable.
 ///
