@@ -87,6 +87,16 @@ proptest! {
     }
 
     #[test]
+    fn pooling_backward_maps((shape, spec) in pool_case(), include_pad in any::<bool>(), seed in any::<u64>()) {
+        let (out_h, out_w) = { let [h, w] = spec.output_hw([shape[2], shape[3]]).unwrap(); (h, w) };
+        let g_shape = [shape[0], shape[1], out_h, out_w];
+        let s2 = shape.clone();
+        let r = check_gradients(move |v| Var::avg_pool2d_backward(&v[0], &s2, spec, include_pad), &[random(&g_shape, seed)],
+                                Tolerance::default());
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    #[test]
     fn avg_pool2d((shape, spec) in pool_case(), include_pad in any::<bool>(), seed in any::<u64>()) {
         let r = check_gradients(|v| v[0].avg_pool2d(spec, include_pad), &[random(&shape, seed)], Tolerance::default());
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());

@@ -77,4 +77,14 @@ proptest! {
         check(move |v| v[0].slice_scatter(&shape, axis, start, end, step).sum_axes(&[axis], false)
                 .mul_scalar(1.0).sum().add(&v[0].mul(&w2).sum()), &[random(&window, seed ^ 5)])
     }
+
+    #[test]
+    fn unsqueeze_squeeze_flatten_transpose(s in st::shape_with_rank(2, 4, 3), pick in any::<prop::sample::Index>(), seed in any::<u64>()) {
+        let rank = s.len();
+        let axis = pick.index(rank);
+        let w = Var::constant(random(&[s.iter().product()], seed ^ 9));
+        let w2 = w.clone();
+        check(move |v| v[0].unsqueeze(axis).squeeze(axis).flatten_from(0).mul(&w), &[random(&s, seed)]);
+        check(move |v| v[0].transpose(axis, rank - 1).flatten_from(0).mul(&w2), &[random(&s, seed)])
+    }
 }
