@@ -22,18 +22,40 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod batch_norm;
+pub mod concat;
 pub mod conformance;
+pub mod conv2d;
+pub mod dropout;
+pub mod embedding;
 pub mod init;
+pub mod layer_norm;
 pub mod linear;
+pub mod loss;
 pub mod module;
+pub mod pool;
+pub mod reshape;
+pub mod residual;
 pub mod safetensors_io;
 pub mod sequential;
 pub mod summary;
+pub mod upsample;
 
 pub use activation::{LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, ELU, GELU};
+pub use batch_norm::{BatchNorm1d, BatchNorm1dConfig, BatchNorm2d, BatchNorm2dConfig};
+pub use concat::Concat;
+pub use conv2d::{Conv2d, Conv2dConfig, Padding};
+pub use dropout::{Dropout, DropoutConfig};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use init::Initializer;
+pub use layer_norm::{LayerNorm, LayerNormConfig};
 pub use linear::{Linear, LinearConfig};
+pub use loss::{BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, Loss, MaeLoss, MseLoss, NllLoss, Target};
 pub use module::{Module, ModuleExt, StateError, TensorKind, Visitor};
+pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool2d};
+pub use reshape::{Flatten, Reshape};
+pub use residual::Residual;
 pub use safetensors_io::{load_safetensors, save_safetensors, WeightsError};
 pub use sequential::Sequential;
 pub use summary::{summary, Summary, SummaryRow, Trace};
+pub use upsample::{Upsample2d, UpsampleMode};
