@@ -151,7 +151,7 @@ impl Module for Dropout {
     }
 
     fn visit(&self, visitor: &mut Visitor<'_>) {
-        visitor.buffer("calls", &self.calls);
+        visitor.state("calls", &self.calls);
     }
 
     fn set_training(&mut self, training: bool) {

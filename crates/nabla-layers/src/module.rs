@@ -36,8 +36,12 @@ use crate::summary::Trace;
 pub enum TensorKind {
     /// Learned by the optimizer (gradients flow to it).
     Parameter,
-    /// Saved and loaded, updated by the layer itself, not learned (running statistics).
+    /// Saved and loaded, updated by the layer itself, not learned (running statistics);
+    /// counted as non-trainable parameters in summaries, as Keras does.
     Buffer,
+    /// Bookkeeping that is saved and loaded so a resumed run behaves identically, but is not
+    /// a parameter of any kind (Dropout's call counter); not counted in summaries.
+    State,
 }
 
 /// Walks a module tree, handing each tensor to a callback under its full dotted name.
@@ -70,6 +74,12 @@ impl<'a> Visitor<'a> {
     pub fn buffer(&mut self, name: &str, var: &Var) {
         let full = self.full_name(name);
         (self.callback)(&full, var, TensorKind::Buffer);
+    }
+
+    /// Reports bookkeeping state called `name` (see [`TensorKind::State`]).
+    pub fn state(&mut self, name: &str, var: &Var) {
+        let full = self.full_name(name);
+        (self.callback)(&full, var, TensorKind::State);
     }
 
     /// Visits a child module whose tensors are then named `name.…`.

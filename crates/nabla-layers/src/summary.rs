@@ -61,6 +61,7 @@ impl Trace {
             match kind {
                 TensorKind::Parameter => trainable += var.value().len(),
                 TensorKind::Buffer => non_trainable += var.value().len(),
+                TensorKind::State => {}
             }
         }
         self.rows.push(SummaryRow {
@@ -100,11 +101,16 @@ impl Summary {
 }
 
 /// Runs `model` once on zeros of `input_shape` (batch axis included, e.g. `[1, 784]`) without
-/// recording gradients and tabulates each layer. Buffers are restored afterwards, so a
+/// recording gradients and tabulates each layer. Buffers and state are restored afterwards, so a
 /// summary never changes the model.
 pub fn summary<M: Module + ?Sized>(model: &M, input_shape: &[usize]) -> Summary {
     let dtype = model.parameters().first().map_or(DType::F32, Var::dtype);
-    let saved: Vec<(Var, Tensor)> = model.named_buffers().into_iter().map(|(_, v)| (v.clone(), v.value())).collect();
+    let saved: Vec<(Var, Tensor)> = model
+        .named_tensors()
+        .into_iter()
+        .filter(|(_, _, kind)| *kind != TensorKind::Parameter)
+        .map(|(_, v, _)| (v.clone(), v.value()))
+        .collect();
     let mut trace = Trace::default();
     no_grad(|| model.forward_traced(&Var::constant(Tensor::zeros(input_shape, dtype)), &mut trace));
     for (var, value) in saved {
@@ -115,6 +121,7 @@ pub fn summary<M: Module + ?Sized>(model: &M, input_shape: &[usize]) -> Summary 
         match kind {
             TensorKind::Parameter => trainable += var.value().len(),
             TensorKind::Buffer => non_trainable += var.value().len(),
+            TensorKind::State => {}
         }
     }
     Summary { rows: trace.rows, input_shape: input_shape.to_vec(), trainable, non_trainable }
