@@ -7,6 +7,9 @@
 //! |---|---|---|
 //! | [`tensor`] (`nabla-tensor`) | n-d arrays and their kernels: gemm matmul, im2col conv, pooling | ndarray, gemm, rayon |
 //! | [`autograd`] (`nabla-autograd`) | [`Var`](autograd::Var), the tape, backward, gradient checks | `nabla-tensor` |
+//! | [`layers`] (`nabla-layers`) | `Module`, layers, losses, `summary`, safetensors weights | `nabla-autograd` |
+//! | [`data`] (`nabla-data`) | datasets (MNIST, CIFAR-10, CSV, text), `DataLoader`, transforms | `nabla-tensor` |
+//! | [`train`] (`nabla-train`) | optimizers, schedules, metrics, `Trainer::fit`, callbacks, checkpoints | `nabla-layers`, `nabla-data` |
 //!
 //! ```
 //! use nabla::prelude::*;
@@ -17,11 +20,23 @@
 #![warn(missing_docs)]
 
 pub use nabla_autograd as autograd;
+pub use nabla_data as data;
+pub use nabla_layers as layers;
 pub use nabla_tensor as tensor;
+pub use nabla_train as train;
 
 /// The names most programs need: `use nabla::prelude::*;`.
 pub mod prelude {
+    pub use nabla_autograd::functional::losses;
     pub use nabla_autograd::gradcheck;
     pub use nabla_autograd::{grad, no_grad, Gradients, Var};
+    pub use nabla_data::{DataLoader, Dataset, Split, TensorDataset};
+    pub use nabla_layers::loss::{
+        BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, Loss, MaeLoss, MseLoss, NllLoss, Target,
+    };
+    pub use nabla_layers::{summary, Module, ModuleExt, Sequential};
     pub use nabla_tensor::{init, rng, DType, Rng, Tensor};
+    pub use nabla_train::metrics::{Accuracy, Metric};
+    pub use nabla_train::optim::{AdamConfig, AdamWConfig, Optimizer, SgdConfig};
+    pub use nabla_train::{Trainer, Verbosity};
 }

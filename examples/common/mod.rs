@@ -1,0 +1,132 @@
+//! What the image-classification examples share: the command-line flags and the training run
+//! (summary, loaders, `fit` with callbacks, test accuracy, history, plot, checkpoint).
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+use nabla::data::{DataLoader, ImageSet, Normalize};
+use nabla::layers::{save_safetensors, summary};
+use nabla::prelude::*;
+use nabla::train::schedule::CosineAnnealing;
+use nabla::train::{plot_history, CsvLogger, LrScheduler, ModelCheckpoint};
+
+/// The flags every image example accepts; unset ones take the example's defaults.
+#[derive(Parser, Debug)]
+pub struct Args {
+    /// Number of passes over the training set.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Samples per optimizer step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam's initial learning rate (decays along a cosine to 1% of it).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed of the weights, the data order and dropout.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where the history, plot, weights and checkpoint go.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Resume from a checkpoint written by an earlier run (e.g. `<out>/checkpoint.nabla`).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Print only the final figures.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Runs `body`, printing an error in words (not `Debug`) and exiting with status 1 if it fails.
+pub fn report_errors(body: impl FnOnce() -> Result<(), Box<dyn Error>>) {
+    if let Err(e) = body() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The settings of a run after defaults are applied.
+pub struct Settings {
+    pub name: &'static str,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub validation: usize,
+}
+
+/// Trains `model` on `train` (the last `settings.validation` images held out for validation),
+/// reports test accuracy on `test`, and writes history, plot, weights and checkpoint.
+/// Returns the test accuracy.
+pub fn run<M: Module>(
+    model: M,
+    train: ImageSet,
+    test: ImageSet,
+    normalize: Normalize,
+    settings: Settings,
+    args: &Args,
+) -> Result<f64, Box<dyn Error>> {
+    let epochs = args.epochs.unwrap_or(settings.epochs);
+    let batch_size = args.batch_size.unwrap_or(settings.batch_size);
+    let lr = args.lr.unwrap_or(settings.lr);
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("target/runs").join(settings.name));
+    std::fs::create_dir_all(&out)?;
+
+    let input_shape: Vec<usize> = std::iter::once(1).chain(train.image_shape().iter().copied()).collect();
+    println!("{}\n", summary(&model, &input_shape));
+
+    let held_out = settings.validation as f64 / train.len() as f64;
+    let (train, validation) = train.into_dataset().split(held_out, args.seed);
+    let train_loader = DataLoader::new(train, batch_size).shuffle(true).seed(args.seed).transform(normalize.clone());
+    let validation_loader = DataLoader::new(validation, 1000).transform(normalize.clone());
+    let test_loader = DataLoader::new(test.into_dataset(), 1000).transform(normalize);
+    println!(
+        "{}: {} training, {} validation, {} test images; {epochs} epochs of {} steps (batch {batch_size}), seed {}",
+        settings.name,
+        train_loader.samples_per_epoch(),
+        validation_loader.samples_per_epoch(),
+        test_loader.samples_per_epoch(),
+        train_loader.len(),
+        args.seed
+    );
+
+    let total_steps = (epochs * train_loader.len()) as u64;
+    let optimizer = AdamConfig::new(lr).init(model.named_parameters());
+    let checkpoint = out.join("checkpoint.nabla");
+    let mut trainer = Trainer::new(model, optimizer, CrossEntropyLoss::default())
+        .metric(Accuracy::new())
+        .callback(LrScheduler::new(CosineAnnealing::new(total_steps, lr * 0.01)))
+        .callback(CsvLogger::new(out.join("history.csv")))
+        .callback(ModelCheckpoint::new(&checkpoint))
+        .verbosity(if args.quiet { Verbosity::Quiet } else { Verbosity::Progress });
+    if let Some(resume) = &args.resume {
+        trainer.load_checkpoint(resume)?;
+        println!("resumed from {} at epoch {}", resume.display(), trainer.epoch() + 1);
+    }
+
+    let started = Instant::now();
+    trainer.fit(&train_loader, Some(&validation_loader), epochs)?;
+    let training_seconds = started.elapsed().as_secs_f64();
+    let test_figures = trainer.evaluate(&test_loader)?;
+    let accuracy = test_figures["accuracy"];
+
+    let history = trainer.history();
+    history.save_json(out.join("history.json"))?;
+    plot_history(history, out.join("history.svg"))?;
+    save_safetensors(trainer.model(), out.join("model.safetensors"))?;
+    println!(
+        "\ntest accuracy {:.2}% (loss {:.4}) after {} epochs, {:.1} s of training; \
+         {} parameters, seed {}",
+        accuracy * 100.0,
+        test_figures["loss"],
+        history.epochs.len(),
+        training_seconds,
+        trainer.model().num_parameters(),
+        args.seed
+    );
+    println!(
+        "wrote {0}/history.csv, {0}/history.json, {0}/history.svg, {0}/model.safetensors, {0}/checkpoint.nabla",
+        out.display()
+    );
+    Ok(accuracy)
+}
