@@ -227,7 +227,12 @@ pub fn check_gradients_with(
 /// Unlike [`check_gradients`], `f` takes no arguments: the leaves are perturbed in place with
 /// [`Var::set_value`] and restored afterwards. This is how a whole layer or model is checked.
 /// The leaves must hold `f64` values and `f` must be deterministic (e.g. dropout off).
-pub fn check_leaf_gradients(f: impl Fn() -> Var, leaves: &[Var], tol: Tolerance, mode: Mode) -> Result<(), GradcheckError> {
+pub fn check_leaf_gradients(
+    f: impl Fn() -> Var,
+    leaves: &[Var],
+    tol: Tolerance,
+    mode: Mode,
+) -> Result<(), GradcheckError> {
     for (i, leaf) in leaves.iter().enumerate() {
         assert!(
             leaf.is_leaf() && leaf.requires_grad() && leaf.dtype() == DType::F64,
