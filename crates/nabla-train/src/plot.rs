@@ -34,7 +34,14 @@ fn panel<DB: DrawingBackend>(
         .y_label_area_size(56)
         .build_cartesian_2d(1f64..epochs as f64, (lo - pad)..(hi + pad))
         .map_err(|e| e.to_string())?;
-    chart.configure_mesh().x_desc("epoch").y_desc(name).draw().map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(name)
+        .x_labels(epochs.min(12))
+        .x_label_formatter(&|x| format!("{}", x.round() as usize))
+        .draw()
+        .map_err(|e| e.to_string())?;
     for (series, label, color) in [(&train, "train", TRAIN), (&val, "validation", VALIDATION)] {
         if series.is_empty() {
             continue;
