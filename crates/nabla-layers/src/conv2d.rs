@@ -203,6 +203,12 @@ impl Conv2dConfig {
         self
     }
 
+    /// Sets the element type of the parameters.
+    pub fn with_dtype(mut self, dtype: DType) -> Self {
+        self.dtype = dtype;
+        self
+    }
+
     /// Builds the layer, drawing its weights from `rng`.
     ///
     /// # Panics

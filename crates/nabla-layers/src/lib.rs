@@ -22,10 +22,12 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod attention;
 pub mod batch_norm;
 pub mod concat;
 pub mod conformance;
 pub mod conv2d;
+pub mod conv_transpose2d;
 pub mod dropout;
 pub mod embedding;
 pub mod init;
@@ -34,17 +36,22 @@ pub mod linear;
 pub mod loss;
 pub mod module;
 pub mod pool;
+pub mod positional;
 pub mod reshape;
 pub mod residual;
+pub mod rnn;
 pub mod safetensors_io;
 pub mod sequential;
 pub mod summary;
+pub mod transformer;
 pub mod upsample;
 
 pub use activation::{LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, ELU, GELU};
+pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig};
 pub use batch_norm::{BatchNorm1d, BatchNorm1dConfig, BatchNorm2d, BatchNorm2dConfig};
 pub use concat::Concat;
 pub use conv2d::{Conv2d, Conv2dConfig, Padding};
+pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dConfig};
 pub use dropout::{Dropout, DropoutConfig};
 pub use embedding::{Embedding, EmbeddingConfig};
 pub use init::Initializer;
@@ -53,9 +60,18 @@ pub use linear::{Linear, LinearConfig};
 pub use loss::{BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, Loss, MaeLoss, MseLoss, NllLoss, Target};
 pub use module::{Module, ModuleExt, StateError, TensorKind, Visitor};
 pub use pool::{AvgPool2d, GlobalAvgPool2d, MaxPool2d};
+pub use positional::{LearnedPositionalEmbedding, LearnedPositionalEmbeddingConfig, SinusoidalPositionalEncoding};
 pub use reshape::{Flatten, Reshape};
 pub use residual::Residual;
+pub use rnn::{
+    Bidirectional, BidirectionalConfig, BidirectionalState, Gru, GruCell, GruCellConfig, GruConfig, Lstm, LstmCell,
+    LstmCellConfig, LstmConfig, LstmState, Recurrent, RecurrentConfig, RnnState, SimpleRnn, SimpleRnnCell,
+    SimpleRnnCellConfig, SimpleRnnConfig,
+};
 pub use safetensors_io::{load_safetensors, save_safetensors, WeightsError};
 pub use sequential::Sequential;
 pub use summary::{summary, Summary, SummaryRow, Trace};
+pub use transformer::{
+    TransformerDecoderBlock, TransformerDecoderBlockConfig, TransformerEncoderBlock, TransformerEncoderBlockConfig,
+};
 pub use upsample::{Upsample2d, UpsampleMode};

@@ -67,6 +67,12 @@ impl LinearConfig {
         self
     }
 
+    /// Sets the element type of the parameters.
+    pub fn with_dtype(mut self, dtype: DType) -> Self {
+        self.dtype = dtype;
+        self
+    }
+
     /// Builds the layer, drawing its weights from `rng`.
     pub fn init(&self, rng: &mut Rng) -> Linear {
         let weight = Var::new(self.weight_init.init(&[self.out_features, self.in_features], self.dtype, rng));

@@ -226,6 +226,8 @@ pub fn check_gradients_with(
 ///
 /// Unlike [`check_gradients`], `f` takes no arguments: the leaves are perturbed in place with
 /// [`Var::set_value`] and restored afterwards. This is how a whole layer or model is checked.
+/// With [`Mode::Auto`], each leaf of at most 64 elements gets the full check (every element
+/// perturbed), and larger leaves 8 random directions.
 /// The leaves must hold `f64` values and `f` must be deterministic (e.g. dropout off).
 pub fn check_leaf_gradients(
     f: impl Fn() -> Var,
@@ -250,6 +252,11 @@ pub fn check_leaf_gradients(
         let original = leaf.value();
         let n = original.len();
         let g = grads.get(leaf).map(|g| g.to_vec_f64()).unwrap_or_else(|| vec![0.0; n]);
+        let mode = match mode {
+            Mode::Auto if n <= 64 => Mode::Full,
+            Mode::Auto => Mode::RandomDirections(8),
+            other => other,
+        };
         let directions: Vec<(String, Vec<f64>)> = match mode {
             Mode::Full => (0..n)
                 .map(|e| {
@@ -264,8 +271,7 @@ pub fn check_leaf_gradients(
                     (format!("random direction {d}"), u)
                 })
                 .collect(),
-            Mode::Auto if n <= 64 => return check_leaf_gradients(f, leaves, tol, Mode::Full),
-            Mode::Auto => return check_leaf_gradients(f, leaves, tol, Mode::RandomDirections(8)),
+            Mode::Auto => unreachable!("resolved above"),
         };
         for (entry, u) in directions {
             let analytical: f64 = g.iter().zip(&u).map(|(a, b)| a * b).sum();
