@@ -10,6 +10,7 @@
 //! | [`layers`] (`nabla-layers`) | `Module`, layers, losses, `summary`, safetensors weights | `nabla-autograd` |
 //! | [`data`] (`nabla-data`) | datasets (MNIST, CIFAR-10, CSV, text), `DataLoader`, transforms | `nabla-tensor` |
 //! | [`train`] (`nabla-train`) | optimizers, schedules, metrics, `Trainer::fit`, callbacks, checkpoints | `nabla-layers`, `nabla-data` |
+//! | [`models`] (`nabla-models`) | architectures: MLP, LeNet-5, VGG-style CNNs, ResNet-18/34/50 and the CIFAR ResNets | `nabla-layers` |
 //!
 //! ```
 //! use nabla::prelude::*;
@@ -22,6 +23,7 @@
 pub use nabla_autograd as autograd;
 pub use nabla_data as data;
 pub use nabla_layers as layers;
+pub use nabla_models as models;
 pub use nabla_tensor as tensor;
 pub use nabla_train as train;
 

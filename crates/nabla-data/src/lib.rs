@@ -28,6 +28,7 @@
 //! | [`cifar`] | CIFAR-10 binary batches |
 //! | [`csv`], [`tables`] | CSV tables; iris, wine, breast cancer, digits, sunspots |
 //! | [`text`] | character vocabularies, text corpora, next-character windows |
+//! | [`sentiment`] | UCI Sentiment Labelled Sentences: word tokenizer, [`WordVocab`], padded id rows |
 //! | [`series`] | time series windows for forecasting |
 //! | [`synthetic`] | XOR, two spirals, two moons, sine regression |
 //! | [`locate`] | where data is found: explicit path, `NABLA_DATA`, the repository's `data/` |
@@ -59,6 +60,7 @@ pub mod locate;
 pub mod mnist;
 pub mod reader;
 pub mod seed;
+pub mod sentiment;
 pub mod series;
 pub mod split;
 pub mod synthetic;
@@ -70,6 +72,7 @@ pub use dataset::{Batch, Dataset, Targets, TensorDataset};
 pub use error::DataError;
 pub use image::{ImageSet, Split};
 pub use loader::{DataLoader, Epoch};
+pub use sentiment::{SentimentData, WordVocab};
 pub use split::{split_indices, train_val_split, Subset};
 pub use text::{CharWindows, TextCorpus, Vocab};
 pub use transform::{Compose, Normalize, OneHot, RandomCrop, RandomHorizontalFlip, Transform};
