@@ -7,6 +7,10 @@
 //! [`Runner`], prints progress on standard error and one JSON record per variant on standard
 //! output, with the peak memory of its own process. A crash or a wrong result in one child
 //! is reported and the others still run.
+//!
+//! A record's peak memory is read when its variant's figure arrives, so it covers that
+//! variant and the ones measured before it in the same process (runners measure the variant
+//! that needs least memory first); the table shows each process's overall peak.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -25,19 +29,29 @@ pub fn bench(options: &BenchOptions) -> Result<(), Failure> {
     let threads = options.threads.unwrap_or_else(default_threads);
     let out = options.out.clone().unwrap_or_else(|| system::target_dir().join("bench").join("results.jsonl"));
 
-    print!("{}", report::header(threads, options.seconds, options.in_process));
-    if options.in_process {
-        configure_threads(threads);
+    // Set here too, so that the header reports the mode the children run in.
+    if options.flush_denormals {
+        system::flush_denormals();
     }
+    print!("{}", report::header(threads, options.seconds, options.in_process, options.flush_denormals));
+    if options.in_process {
+        configure_threads(threads, options.flush_denormals);
+    }
+    let conditions = Conditions {
+        seconds: options.seconds,
+        threads,
+        verbose: options.verbose,
+        flush_denormals: options.flush_denormals,
+    };
 
     let mut records = Vec::new();
     let mut failures = Vec::new();
     for workload in &options.workloads {
         for runner in workload.runners {
             let result = if options.in_process {
-                run_runner(workload, runner, options.seconds, threads)
+                run_runner(workload, runner, &conditions)
             } else {
-                run_child(workload, runner, options.seconds, threads)
+                run_child(workload, runner, &conditions)
             };
             match result {
                 Ok(mut new) => records.append(&mut new),
@@ -64,12 +78,31 @@ pub fn bench(options: &BenchOptions) -> Result<(), Failure> {
 /// `xtask bench-one`: the child process of [`bench`](fn@bench).
 pub fn bench_one(options: &BenchOneOptions) -> Result<(), Failure> {
     let threads = options.threads.unwrap_or_else(default_threads);
-    configure_threads(threads);
-    let records = run_runner(options.workload, options.runner, options.seconds, threads).map_err(Failure::Run)?;
+    configure_threads(threads, options.flush_denormals);
+    let conditions = Conditions {
+        seconds: options.seconds,
+        threads,
+        verbose: options.verbose,
+        flush_denormals: options.flush_denormals,
+    };
+    let records = run_runner(options.workload, options.runner, &conditions).map_err(Failure::Run)?;
     for record in &records {
         println!("{}", record.to_json());
     }
     Ok(())
+}
+
+/// What a workload runs under, as the parent hands it to a child.
+#[derive(Clone, Copy)]
+struct Conditions {
+    /// Timed seconds per case.
+    seconds: f64,
+    /// Worker threads asked for.
+    threads: usize,
+    /// `--verbose`
+    verbose: bool,
+    /// `--flush-denormals`
+    flush_denormals: bool,
 }
 
 /// The thread count when `--threads` is not given: `RAYON_NUM_THREADS` if set, else every
@@ -83,22 +116,29 @@ fn default_threads() -> usize {
 }
 
 /// Gives rayon's global pool (which gemm and nabla use) and matrixmultiply's pool (which
-/// ndarray's `dot` uses) `threads` workers. Must run before either pool is first used.
-fn configure_threads(threads: usize) {
+/// ndarray's `dot` uses) `threads` workers, and with `flush` sets FTZ and DAZ on this thread
+/// and on rayon's (not on matrixmultiply's). Must run before either pool is first used.
+fn configure_threads(threads: usize, flush: bool) {
     // matrixmultiply reads this variable once, when its first threaded product starts.
     // Setting it here happens before any other thread of this process exists, so no thread
     // can be reading the environment at the same time.
     std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
-    if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global() {
+    let mut pool = rayon::ThreadPoolBuilder::new().num_threads(threads);
+    if flush {
+        system::flush_denormals();
+        pool = pool.start_handler(|_| system::flush_denormals());
+    }
+    if let Err(e) = pool.build_global() {
         eprintln!("warning: could not size rayon's thread pool: {e}");
     }
 }
 
 /// Runs one framework on one workload in this process and returns its records.
-fn run_runner(workload: &Workload, runner: &Runner, seconds: f64, threads: usize) -> Result<Vec<Record>, String> {
-    let settings = Settings { seconds, threads: rayon::current_num_threads() };
-    if settings.threads != threads {
-        eprintln!("warning: asked for {threads} threads, rayon's pool has {}", settings.threads);
+fn run_runner(workload: &Workload, runner: &Runner, conditions: &Conditions) -> Result<Vec<Record>, String> {
+    let settings =
+        Settings { seconds: conditions.seconds, threads: rayon::current_num_threads(), verbose: conditions.verbose };
+    if settings.threads != conditions.threads {
+        eprintln!("warning: asked for {} threads, rayon's pool has {}", conditions.threads, settings.threads);
     }
     let mut measurements = Vec::new();
     let mut sink = |m: Measurement| {
@@ -113,14 +153,13 @@ fn run_runner(workload: &Workload, runner: &Runner, seconds: f64, threads: usize
             m.timing.spread_percent(),
             m.timing.steps,
         );
-        measurements.push(m);
+        measurements.push((m, system::peak_rss_mb()));
     };
     (runner.run)(&settings, &mut sink).map_err(|e| format!("{} {}: {e}", workload.id, runner.framework))?;
-    let peak_rss_mb = system::peak_rss_mb();
     let version = (runner.version)();
     Ok(measurements
         .into_iter()
-        .map(|m| Record {
+        .map(|(m, peak_rss_mb)| Record {
             framework: runner.framework.to_string(),
             version: version.clone(),
             workload: workload.id.to_string(),
@@ -135,12 +174,15 @@ fn run_runner(workload: &Workload, runner: &Runner, seconds: f64, threads: usize
 }
 
 /// Runs one framework on one workload in a child process and reads back its records.
-fn run_child(workload: &Workload, runner: &Runner, seconds: f64, threads: usize) -> Result<Vec<Record>, String> {
+fn run_child(workload: &Workload, runner: &Runner, conditions: &Conditions) -> Result<Vec<Record>, String> {
+    let Conditions { seconds, threads, verbose, flush_denormals } = *conditions;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask executable: {e}"))?;
     let what = format!("{} {}", workload.id, runner.framework);
     let output = Command::new(&exe)
         .args(["bench-one", workload.id, runner.framework])
         .args(["--seconds", &seconds.to_string(), "--threads", &threads.to_string()])
+        .args(verbose.then_some("--verbose"))
+        .args(flush_denormals.then_some("--flush-denormals"))
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()

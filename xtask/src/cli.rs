@@ -37,14 +37,21 @@ BENCH FLAGS:
                              count and the ratio nabla / that figure
     --in-process             run everything in this process instead of one child process per
                              workload and framework (peak memory then accumulates)
+    --flush-denormals        set FTZ and DAZ (denormal results and inputs become zero) on the
+                             threads that run nabla and gemm, to see what denormals cost
+    --verbose                also print where a step's time goes (model workloads): the phases
+                             of a training step (forward, loss, backward, optimizer), each
+                             layer's forward and backward time, and page faults per step
 
 WORKLOADS:
 {workloads}
 Each workload and framework runs in a child process `xtask bench-one <ID> <FRAMEWORK>
-[--seconds S] [--threads N]`, which prints its JSON Lines on standard output.
+[--seconds S] [--threads N] [--verbose] [--flush-denormals]`, which prints its JSON Lines on
+standard output.
 
 EXAMPLES:
     cargo xtask bench --workloads W0 --seconds 1
+    cargo xtask bench --workloads W1,W1i,W2,W2i --verbose
     cargo xtask bench --compare ../shared/bench/peers/peers.jsonl
 ",
         default_seconds = DEFAULT_SECONDS,
@@ -94,6 +101,10 @@ pub struct BenchOptions {
     pub compare: Vec<PathBuf>,
     /// `--in-process`
     pub in_process: bool,
+    /// `--verbose`
+    pub verbose: bool,
+    /// `--flush-denormals`
+    pub flush_denormals: bool,
 }
 
 /// Arguments of `bench-one`.
@@ -107,6 +118,10 @@ pub struct BenchOneOptions {
     pub seconds: f64,
     /// `--threads`, if given.
     pub threads: Option<usize>,
+    /// `--verbose`
+    pub verbose: bool,
+    /// `--flush-denormals`
+    pub flush_denormals: bool,
 }
 
 /// Parses the arguments after the program name.
@@ -192,6 +207,8 @@ fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
         out: None,
         compare: Vec::new(),
         in_process: false,
+        verbose: false,
+        flush_denormals: false,
     };
     let mut flags = Flags { args, pos: 0 };
     while let Some(arg) = args.get(flags.pos) {
@@ -213,6 +230,8 @@ fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
             "--out" => options.out = Some(PathBuf::from(flags.value(flag, inline)?)),
             "--compare" => options.compare.extend(flags.values(flag, inline)?.into_iter().map(PathBuf::from)),
             "--in-process" if inline.is_none() => options.in_process = true,
+            "--verbose" if inline.is_none() => options.verbose = true,
+            "--flush-denormals" if inline.is_none() => options.flush_denormals = true,
             "--help" | "-h" => return Ok(Command::Help),
             _ => return usage(format!("unknown argument `{arg}` for `bench`; see `cargo xtask help`")),
         }
@@ -235,7 +254,14 @@ fn parse_bench_one(args: &[String]) -> Result<Command, UsageError> {
         let known: Vec<_> = workload.runners.iter().map(|r| r.framework).collect();
         return usage(format!("workload {} has no framework `{framework}`; it has {}", workload.id, known.join(", ")));
     };
-    let mut options = BenchOneOptions { workload, runner, seconds: DEFAULT_SECONDS, threads: None };
+    let mut options = BenchOneOptions {
+        workload,
+        runner,
+        seconds: DEFAULT_SECONDS,
+        threads: None,
+        verbose: false,
+        flush_denormals: false,
+    };
     let mut flags = Flags { args, pos: 2 };
     while let Some(arg) = args.get(flags.pos) {
         flags.pos += 1;
@@ -243,6 +269,8 @@ fn parse_bench_one(args: &[String]) -> Result<Command, UsageError> {
         match flag {
             "--seconds" => options.seconds = parse_seconds(flags.value(flag, inline)?)?,
             "--threads" => options.threads = Some(parse_threads(flags.value(flag, inline)?)?),
+            "--verbose" if inline.is_none() => options.verbose = true,
+            "--flush-denormals" if inline.is_none() => options.flush_denormals = true,
             _ => return usage(format!("unknown argument `{arg}` for `bench-one`")),
         }
     }
@@ -273,13 +301,18 @@ mod tests {
 
     #[test]
     fn bench_flags() {
-        let o = bench("bench --workloads w0 --seconds=1.5 --threads 1 --out r.jsonl --compare a b --in-process");
+        let o =
+            bench("bench --workloads w0 --seconds=1.5 --threads 1 --out r.jsonl --compare a b --in-process --verbose --flush-denormals");
         assert_eq!(o.workloads.iter().map(|w| w.id).collect::<Vec<_>>(), ["W0"]);
+        assert!(o.verbose && o.flush_denormals);
         assert_eq!((o.seconds, o.threads), (1.5, Some(1)));
         assert_eq!(o.out, Some(PathBuf::from("r.jsonl")));
         assert_eq!(o.compare, [PathBuf::from("a"), PathBuf::from("b")]);
         assert!(o.in_process);
         let defaults = bench("bench");
+        assert!(!defaults.verbose && !defaults.flush_denormals);
+        let models = bench("bench --workloads W2i,w1 --workloads W1I");
+        assert_eq!(models.workloads.iter().map(|w| w.id).collect::<Vec<_>>(), ["W1", "W1i", "W2i"]);
         assert_eq!(defaults.workloads.len(), workloads::WORKLOADS.len());
         assert_eq!((defaults.seconds, defaults.threads), (DEFAULT_SECONDS, None));
     }
@@ -303,10 +336,10 @@ mod tests {
         assert!(matches!(parse(&[]), Ok(Command::Help)));
         assert!(matches!(parse(&args("bench --help")), Ok(Command::Help)));
         assert!(help().contains("W0"));
-        match parse(&args("bench-one W0 gemm-crate --seconds 0.5 --threads 2")) {
+        match parse(&args("bench-one W0 gemm-crate --seconds 0.5 --threads 2 --verbose --flush-denormals")) {
             Ok(Command::BenchOne(o)) => {
                 assert_eq!((o.workload.id, o.runner.framework), ("W0", "gemm-crate"));
-                assert_eq!((o.seconds, o.threads), (0.5, Some(2)));
+                assert_eq!((o.seconds, o.threads, o.verbose, o.flush_denormals), (0.5, Some(2), true, true));
             }
             other => panic!("{other:?}"),
         }

@@ -4,7 +4,7 @@
 //! Commands:
 //!
 //! - `cargo xtask bench [--workloads W0,...] [--seconds S] [--threads N] [--out FILE]
-//!   [--compare FILE...] [--in-process]` runs the benchmark workloads of
+//!   [--compare FILE...] [--in-process] [--verbose]` runs the benchmark workloads of
 //!   `WORKLOADS.md`, writes one JSON Lines record per framework, workload and variant to
 //!   `target/bench/results.jsonl` and prints a table;
 //! - `cargo xtask help` prints the full usage.
@@ -18,7 +18,7 @@
 //! |---|---|
 //! | [`cli`] | argument parsing and the help text |
 //! | [`bench`](mod@bench) | running workloads, one child process each, and writing the results |
-//! | [`workloads`] | the registry of workloads; one module per workload ([`workloads::w0`]) |
+//! | [`workloads`] | the registry; one module per workload ([`workloads::w0`], ...), shared model steps in [`workloads::training`] |
 //! | [`measure`] | warm-up, timed steps, median |
 //! | [`report`] | the header and the tables, ratios against references and peers |
 //! | [`record`] | the JSON Lines record format |

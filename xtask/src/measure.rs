@@ -56,8 +56,23 @@ pub fn measure(seconds: f64, mut step: impl FnMut()) -> Timing {
         times.push(t.elapsed());
     }
     times.sort_unstable();
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    let at = |q: f64| quantile(&times, q);
     Timing { median: at(0.5), quartiles: (at(0.25), at(0.75)), steps: times.len() }
+}
+
+/// The median of `times` (which it sorts); zero when there are none.
+pub fn median(times: &mut [Duration]) -> Duration {
+    times.sort_unstable();
+    if times.is_empty() {
+        Duration::ZERO
+    } else {
+        quantile(times, 0.5)
+    }
+}
+
+/// The `q`-quantile of sorted, non-empty `times` (nearest rank).
+fn quantile(times: &[Duration], q: f64) -> Duration {
+    times[((times.len() - 1) as f64 * q).round() as usize]
 }
 
 #[cfg(test)]
@@ -71,6 +86,9 @@ mod tests {
         assert_eq!(timing.steps, MIN_STEPS);
         assert_eq!(calls, MIN_STEPS + WARM_UP_STEPS);
         assert!(timing.quartiles.0 <= timing.median && timing.median <= timing.quartiles.1);
+        let ms = Duration::from_millis;
+        assert_eq!(median(&mut [ms(3), ms(1), ms(2)]), ms(2));
+        assert_eq!(median(&mut []), Duration::ZERO);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::workloads::Workload;
 const BUSY_SHARE: f64 = 0.1;
 
 /// What every figure below was measured under.
-pub fn header(threads: usize, seconds: f64, in_process: bool) -> String {
+pub fn header(threads: usize, seconds: f64, in_process: bool, flush_denormals: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "nabla benchmarks (cargo xtask bench)");
     let _ = writeln!(
@@ -38,8 +38,13 @@ pub fn header(threads: usize, seconds: f64, in_process: bool) -> String {
     );
     let _ = writeln!(
         out,
-        "  denormals: {} (the default floating-point environment; nothing flushes denormals)",
-        system::denormal_mode()
+        "  denormals: {} ({})",
+        system::denormal_mode(),
+        if flush_denormals {
+            "--flush-denormals: set on the benchmark's main thread and rayon's threads, not matrixmultiply's"
+        } else {
+            "the default floating-point environment; nothing flushes denormals"
+        }
     );
     let _ = writeln!(
         out,
@@ -98,6 +103,9 @@ pub fn table(workloads: &[&Workload], records: &[Record], peers: &[Record]) -> S
             continue;
         }
         let _ = writeln!(out, "{}  {}", workload.id, workload.summary);
+        if !workload.notes.is_empty() {
+            let _ = writeln!(out, "     {}", workload.notes);
+        }
         out.push_str(&workload_table(workload, &ours, peers));
         out.push('\n');
     }
@@ -159,12 +167,16 @@ fn workload_table(workload: &Workload, ours: &[&Record], peers: &[Record]) -> St
         rows.push(row);
     }
 
+    // Each record holds the peak so far when its variant finished; the process's is the largest.
     let mut memory = vec!["peak RSS (MB)".to_string()];
-    memory.extend(
-        frameworks
-            .iter()
-            .map(|f| ours.iter().find(|r| r.framework == *f).map_or_else(dash, |r| format!("{:.1}", r.peak_rss_mb))),
-    );
+    memory.extend(frameworks.iter().map(|f| {
+        let peak = ours.iter().filter(|r| r.framework == *f).map(|r| r.peak_rss_mb).fold(f64::NAN, f64::max);
+        if peak.is_nan() {
+            dash()
+        } else {
+            format!("{peak:.1}")
+        }
+    }));
     memory.resize(headers.len(), String::new());
     rows.push(memory);
     render(&headers, &rows)

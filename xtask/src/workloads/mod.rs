@@ -11,6 +11,7 @@
 //! pub const W1: Workload = Workload {
 //!     id: "W1",
 //!     summary: "MLP 784-512-512-10 training step, batch 128 (samples/s)",
+//!     notes: "inputs N(0,1), 4 batches in rotation",
 //!     reference: None,
 //!     runners: &[Runner { framework: "nabla", version: nabla_version, run: run_nabla }],
 //! };
@@ -21,13 +22,23 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! Model workloads (W1, W2, ...) share the training and inference steps, the synthetic data
+//! and the checks of [`training`]; their modules only build the network and pick the
+//! optimizer.
 
+pub mod training;
 pub mod w0;
+pub mod w1;
+pub mod w2;
 
 use crate::measure::Timing;
 
 /// Every workload `cargo xtask bench` knows, in the order it runs them.
-pub const WORKLOADS: &[Workload] = &[w0::W0];
+///
+/// A `static`, not a `const`: the command line tells workloads apart by address
+/// (`std::ptr::eq`), and every use of a `const` may get a copy of its own.
+pub static WORKLOADS: &[Workload] = &[w0::W0, w1::W1, w1::W1I, w2::W2, w2::W2I];
 
 /// A benchmark workload and the frameworks measured on it in this process.
 #[derive(Debug)]
@@ -36,6 +47,8 @@ pub struct Workload {
     pub id: &'static str,
     /// What is measured, in one line, for `cargo xtask help` and the report.
     pub summary: &'static str,
+    /// How it is measured, where the summary does not say (printed under the table; may be empty).
+    pub notes: &'static str,
     /// The framework nabla is divided by in the report's ratio column, if any.
     pub reference: Option<&'static str>,
     /// One runner per framework; nabla's comes first.
@@ -64,6 +77,8 @@ pub struct Settings {
     pub seconds: f64,
     /// Worker threads configured for rayon (and matrixmultiply).
     pub threads: usize,
+    /// `--verbose`: also print, on standard error, where a step's time goes.
+    pub verbose: bool,
 }
 
 /// One variant's figure, before the process facts (threads, memory) are attached.

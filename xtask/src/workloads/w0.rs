@@ -27,6 +27,7 @@ use crate::system::{locked_version, NABLA_VERSION};
 pub const W0: Workload = Workload {
     id: "W0",
     summary: "sgemm C = A·B, square n = 256, 512, 1024, 2048 (GFLOP/s, 2n³ flops)",
+    notes: "",
     reference: Some("gemm-crate"),
     runners: &[
         Runner { framework: "nabla", version: || NABLA_VERSION.to_string(), run: run_nabla },
