@@ -23,7 +23,7 @@
 //! }
 //! ```
 //!
-//! Model workloads (W1, W2, ...) share the training and inference steps, the synthetic data
+//! Model workloads (W1 to W5) share the training and inference steps, the synthetic data
 //! and the checks of [`training`]; their modules only build the network and pick the
 //! optimizer.
 
@@ -31,6 +31,9 @@ pub mod training;
 pub mod w0;
 pub mod w1;
 pub mod w2;
+pub mod w3;
+pub mod w4;
+pub mod w5;
 
 use crate::measure::Timing;
 
@@ -38,7 +41,7 @@ use crate::measure::Timing;
 ///
 /// A `static`, not a `const`: the command line tells workloads apart by address
 /// (`std::ptr::eq`), and every use of a `const` may get a copy of its own.
-pub static WORKLOADS: &[Workload] = &[w0::W0, w1::W1, w1::W1I, w2::W2, w2::W2I];
+pub static WORKLOADS: &[Workload] = &[w0::W0, w1::W1, w1::W1I, w2::W2, w2::W2I, w3::W3, w4::W4, w5::W5];
 
 /// A benchmark workload and the frameworks measured on it in this process.
 #[derive(Debug)]

@@ -1,12 +1,14 @@
-//! What the model workloads (W1, W1i, W2, W2i) share: synthetic batches, a training step and
-//! an inference step written as a user writes them on nabla's public API, the checks that run
-//! before anything is timed, and the `--verbose` breakdown of where a step's time goes.
+//! What the model workloads (W1, W1i, W2, W2i, W3, W4, W5) share: synthetic batches, a
+//! training step and an inference step written as a user writes them on nabla's public API,
+//! the checks that run before anything is timed, and the `--verbose` breakdown of where a
+//! step's time goes.
 //!
 //! A **training step** is what `nabla_train::Trainer` does per batch:
 //!
 //! ```text
 //! logits = model.forward(x)             nabla-layers Modules, recording the tape
-//! loss   = CrossEntropyLoss(logits, y)  mean softmax cross-entropy over the batch
+//!                                       (a GPT's [b, t, V] flattened to [b·t, V])
+//! loss   = CrossEntropyLoss(logits, y)  mean softmax cross-entropy over the rows
 //! grads  = loss.backward()              walk the tape back
 //! optimizer.step(&grads)                nabla-train SGD / Adam, in place on the parameters
 //! ```
@@ -24,7 +26,17 @@
 //! the network keeps telling its inputs apart. (Labels that move on through all classes
 //! instead keep the loss at `ln 10` but let Adam kill every ReLU unit: the model then predicts
 //! the uniform distribution, every gradient is zero and Adam's first moments decay into
-//! subnormals.) The cost of a step does not depend on the labels. The runner prints the
+//! subnormals.) The cost of a step does not depend on the labels.
+//!
+//! Language models ([`Input::Tokens`]: W4, W5) read token ids drawn uniformly from the
+//! vocabulary instead, `t` per sample, and predict one label per position. The first label set
+//! of each batch is the real next-token task (each sequence is drawn one token longer and the
+//! labels are the inputs shifted by one); the second is drawn independently, as above. A
+//! recurrent or causal model identifies which of the 4·batch sequences it is reading after a
+//! token or two, and could otherwise memorise all their continuations; with two label sets it
+//! cannot do better than the same `ln 2 ×` floor. Their figure is tokens/s (batch × t per step).
+//!
+//! The runner prints the
 //! bound, the loss at the start and the end of the timed steps, and counts the subnormal
 //! values the model holds after them ([`subnormal_census`]); `--flush-denormals` measures
 //! what they cost.
@@ -60,36 +72,114 @@ const LAYER_REPEATS: usize = 5;
 /// Builds a variant's optimizer over the model's named parameters.
 pub type MakeOptimizer = fn(Vec<(String, Var)>) -> Box<dyn Optimizer>;
 
-/// One model workload: how to build the network and what it is fed.
-pub struct Case {
+/// One model workload: how to build the network, run it, and what it is fed.
+pub struct Case<M: 'static> {
     /// The workload id, for messages.
     pub workload: &'static str,
     /// Builds the network from a seeded generator (the same weights every run).
-    pub model: fn(&mut Rng) -> Sequential,
+    pub model: fn(&mut Rng) -> M,
+    /// The logits `[rows, classes]` for a batch of inputs, as the user's training loop
+    /// computes them (usually [`module_forward`]).
+    pub forward: fn(&M, &Var) -> Var,
+    /// The network cut into pieces that run one after the other, for the `--verbose`
+    /// per-layer table (the pieces' composition is the network, up to a free reshape).
+    pub parts: for<'a> fn(&'a M) -> Vec<Part<'a>>,
     /// Parameters the network must have (a check that it is the network `WORKLOADS.md` defines).
     pub parameters: usize,
-    /// Shape of one sample, e.g. `[784]` or `[1, 28, 28]`.
+    /// What the network reads.
+    pub input: Input,
+    /// Shape of one sample, e.g. `[784]`, `[1, 28, 28]`, or `[t]` for token ids.
     pub sample: &'static [usize],
-    /// Number of classes (the width of the logits).
+    /// Number of classes (the width of the logits; the vocabulary for token inputs).
     pub classes: usize,
+}
+
+/// What a model workload reads, and so what it is measured in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// `N(0, 1)` values of the sample's shape, one class label per sample; samples/s.
+    Normal,
+    /// Token ids `[t]` (whole numbers stored as `f32`) uniform over the classes, one label per
+    /// position (the next token); tokens/s.
+    Tokens,
+}
+
+impl Input {
+    /// Rows of logits (and labels) in a batch of `size` samples of shape `sample`.
+    pub fn rows(self, size: usize, sample: &[usize]) -> usize {
+        match self {
+            Input::Normal => size,
+            Input::Tokens => size * sample[0],
+        }
+    }
+
+    /// The record's metric and the units of work in a batch of `size` samples.
+    pub fn figure(self, size: usize, sample: &[usize]) -> (&'static str, f64) {
+        match self {
+            Input::Normal => ("samples_per_s", size as f64),
+            Input::Tokens => ("tokens_per_s", self.rows(size, sample) as f64),
+        }
+    }
+}
+
+/// One piece of a network as the `--verbose` per-layer table runs it: a name, a kind and
+/// what it computes from the previous piece's output.
+pub struct Part<'a> {
+    /// The piece's name in the model (`layer1.0`, `blocks.1`, `head`, ...).
+    pub name: String,
+    /// What kind of layer it is (`Conv2d`, `LSTM`, ...).
+    pub kind: &'static str,
+    /// The piece's forward pass.
+    pub forward: Box<dyn Fn(&Var) -> Var + 'a>,
+}
+
+impl<'a> Part<'a> {
+    /// The module `module` called `name`, run as it is.
+    pub fn of(name: impl Into<String>, module: &'a dyn Module) -> Self {
+        Part { name: name.into(), kind: module.kind(), forward: Box::new(move |x| module.forward(x)) }
+    }
+}
+
+/// `model.forward(x)`: the [`Case::forward`] of a network whose output is already the logits.
+pub fn module_forward<M: Module>(model: &M, x: &Var) -> Var {
+    model.forward(x)
+}
+
+/// The layers of a [`Sequential`], as [`Case::parts`].
+pub fn sequential_parts(model: &Sequential) -> Vec<Part<'_>> {
+    model.layers().map(|(name, layer)| Part::of(name, layer)).collect()
 }
 
 /// One batch: inputs as a constant `Var` (as a data loader hands them over) and class labels.
 pub struct Batch {
-    /// `[batch, ...sample]`, `N(0, 1)`.
+    /// `[batch, ...sample]`: `N(0, 1)` values or token ids.
     pub inputs: Var,
-    /// One label per row, uniform over the classes.
+    /// One label per row of logits: per sample, or per position for token inputs.
     pub target: Target,
 }
 
-/// `count` synthetic batches of `size` samples of shape `sample`, labelled with `classes` classes.
-pub fn batches(count: usize, size: usize, sample: &[usize], classes: usize, rng: &mut Rng) -> Vec<Batch> {
+/// `count` synthetic batches of `size` samples of shape `sample` read as `input`, labelled with
+/// `classes` classes (for token inputs: the next token of each position).
+pub fn batches(count: usize, size: usize, input: Input, sample: &[usize], classes: usize, rng: &mut Rng) -> Vec<Batch> {
     let mut shape = vec![size];
     shape.extend_from_slice(sample);
     (0..count)
-        .map(|_| {
-            let inputs = Var::constant(init::normal(&shape, 0.0, 1.0, DType::F32, rng));
-            Batch { inputs, target: Target::Classes(labels(size, classes, rng)) }
+        .map(|_| match input {
+            Input::Normal => {
+                let inputs = Var::constant(init::normal(&shape, 0.0, 1.0, DType::F32, rng));
+                Batch { inputs, target: Target::Classes(labels(size, classes, rng)) }
+            }
+            Input::Tokens => {
+                // One token more than the model reads: position i's label is token i + 1.
+                let t = sample[0];
+                let ids = labels(size * (t + 1), classes, rng);
+                let (mut x, mut y) = (Vec::with_capacity(size * t), Vec::with_capacity(size * t));
+                for row in ids.chunks(t + 1) {
+                    x.extend(row[..t].iter().map(|&id| id as f32));
+                    y.extend_from_slice(&row[1..]);
+                }
+                Batch { inputs: Var::constant(Tensor::from_vec(x, &shape)), target: Target::Classes(y) }
+            }
         })
         .collect()
 }
@@ -104,11 +194,18 @@ fn labels(size: usize, classes: usize, rng: &mut Rng) -> Vec<usize> {
 /// and entry `k + ROTATION` share their inputs (one buffer) but not their labels. Also returns
 /// the lowest mean loss any model can reach when cycling through them, `ln 2 ×` the share of
 /// samples whose two labels differ (predicting ½ for each of the two labels is optimal there).
-pub fn relabelled_batches(size: usize, sample: &[usize], classes: usize, rng: &mut Rng) -> (Vec<Batch>, f64) {
-    let first = batches(ROTATION, size, sample, classes, rng);
+pub fn relabelled_batches(
+    size: usize,
+    input: Input,
+    sample: &[usize],
+    classes: usize,
+    rng: &mut Rng,
+) -> (Vec<Batch>, f64) {
+    let rows = input.rows(size, sample);
+    let first = batches(ROTATION, size, input, sample, classes, rng);
     let second: Vec<Batch> = first
         .iter()
-        .map(|b| Batch { inputs: b.inputs.clone(), target: Target::Classes(labels(size, classes, rng)) })
+        .map(|b| Batch { inputs: b.inputs.clone(), target: Target::Classes(labels(rows, classes, rng)) })
         .collect();
     let differ: usize = first
         .iter()
@@ -118,13 +215,13 @@ pub fn relabelled_batches(size: usize, sample: &[usize], classes: usize, rng: &m
             _ => unreachable!("both hold class labels"),
         })
         .sum();
-    let bound = std::f64::consts::LN_2 * differ as f64 / (ROTATION * size) as f64;
+    let bound = std::f64::consts::LN_2 * differ as f64 / (ROTATION * rows) as f64;
     (first.into_iter().chain(second).collect(), bound)
 }
 
 /// One training step: forward, loss, backward, optimizer update. Returns the loss.
-pub fn train_step(model: &dyn Module, loss: &dyn Loss, optimizer: &mut dyn Optimizer, batch: &Batch) -> f64 {
-    let logits = model.forward(&batch.inputs);
+pub fn train_step<M>(case: &Case<M>, model: &M, loss: &dyn Loss, optimizer: &mut dyn Optimizer, batch: &Batch) -> f64 {
+    let logits = (case.forward)(model, &batch.inputs);
     let loss = loss.loss(&logits, &batch.target);
     let grads = loss.backward();
     optimizer.step(&grads);
@@ -132,12 +229,17 @@ pub fn train_step(model: &dyn Module, loss: &dyn Loss, optimizer: &mut dyn Optim
 }
 
 /// One inference step: the logits, without a tape.
-pub fn infer_step(model: &dyn Module, batch: &Batch) -> Tensor {
-    no_grad(|| model.forward(&batch.inputs)).value()
+pub fn infer_step<M>(case: &Case<M>, model: &M, batch: &Batch) -> Tensor {
+    no_grad(|| (case.forward)(model, &batch.inputs)).value()
+}
+
+/// The synthetic batches of `case`.
+fn case_batches<M>(case: &Case<M>, count: usize, size: usize, rng: &mut Rng) -> Vec<Batch> {
+    batches(count, size, case.input, case.sample, case.classes, rng)
 }
 
 /// The model of `case`, after checking its parameter count.
-fn build(case: &Case, rng: &mut Rng) -> Result<Sequential, String> {
+fn build<M: Module>(case: &Case<M>, rng: &mut Rng) -> Result<M, String> {
     let model = (case.model)(rng);
     let parameters = model.num_parameters();
     if parameters != case.parameters {
@@ -152,16 +254,16 @@ fn build(case: &Case, rng: &mut Rng) -> Result<Sequential, String> {
 /// Takes [`CHECK_STEPS`] training steps of a fresh model on one fixed batch of `size` samples
 /// and returns the losses, or says what went wrong: a non-finite loss, a parameter without
 /// a gradient, or a loss that did not go down.
-pub fn check_training(case: &Case, size: usize, optimizer: MakeOptimizer) -> Result<Vec<f64>, String> {
+pub fn check_training<M: Module>(case: &Case<M>, size: usize, optimizer: MakeOptimizer) -> Result<Vec<f64>, String> {
     let what = case.workload;
     let mut rng = nabla_tensor::rng(SEED);
     let model = build(case, &mut rng)?;
-    let batch = batches(1, size, case.sample, case.classes, &mut rng).remove(0);
+    let batch = case_batches(case, 1, size, &mut rng).remove(0);
     let parameters = model.named_parameters();
     let loss_fn = CrossEntropyLoss::default();
 
-    let logits = model.forward(&batch.inputs);
-    let expected = vec![size, case.classes];
+    let logits = (case.forward)(&model, &batch.inputs);
+    let expected = vec![case.input.rows(size, case.sample), case.classes];
     if logits.shape() != expected {
         return Err(format!("{what}: the logits have shape {:?}, expected {expected:?}", logits.shape()));
     }
@@ -179,7 +281,7 @@ pub fn check_training(case: &Case, size: usize, optimizer: MakeOptimizer) -> Res
     let mut optimizer = optimizer(parameters);
     let mut losses = Vec::with_capacity(CHECK_STEPS);
     for step in 0..CHECK_STEPS {
-        let loss = train_step(&model, &loss_fn, optimizer.as_mut(), &batch);
+        let loss = train_step(case, &model, &loss_fn, optimizer.as_mut(), &batch);
         if !loss.is_finite() {
             return Err(format!("{what}: the loss is {loss} at check step {step}"));
         }
@@ -197,20 +299,20 @@ pub fn check_training(case: &Case, size: usize, optimizer: MakeOptimizer) -> Res
 /// Checks the inference step on a fresh model: output `[size, classes]`, finite, recorded on
 /// no tape, and equal to the training-mode forward pass (the networks have no dropout or
 /// normalisation, so the two modes compute the same thing).
-pub fn check_inference(case: &Case, size: usize) -> Result<(), String> {
+pub fn check_inference<M: Module>(case: &Case<M>, size: usize) -> Result<(), String> {
     let what = case.workload;
     let mut rng = nabla_tensor::rng(SEED);
     let model = build(case, &mut rng)?;
-    let batch = batches(1, size, case.sample, case.classes, &mut rng).remove(0);
-    let y = no_grad(|| model.forward(&batch.inputs));
-    let expected = vec![size, case.classes];
+    let batch = case_batches(case, 1, size, &mut rng).remove(0);
+    let y = no_grad(|| (case.forward)(&model, &batch.inputs));
+    let expected = vec![case.input.rows(size, case.sample), case.classes];
     if y.shape() != expected {
         return Err(format!("{what}: the output has shape {:?}, expected {expected:?}", y.shape()));
     }
     if y.requires_grad() {
         return Err(format!("{what}: the no-grad forward pass recorded a tape"));
     }
-    let (ours, taped) = (y.value().to_vec_f32(), model.forward(&batch.inputs).value().to_vec_f32());
+    let (ours, taped) = (y.value().to_vec_f32(), (case.forward)(&model, &batch.inputs).value().to_vec_f32());
     if !ours.iter().all(|v| v.is_finite()) {
         return Err(format!("{what}: the output is not finite"));
     }
@@ -222,10 +324,10 @@ pub fn check_inference(case: &Case, size: usize) -> Result<(), String> {
 }
 
 /// Checks, then times the training step of `case` with `optimizer` on batches of `size`,
-/// returning the samples/s figure named `variant`.
-pub fn measure_training(
+/// returning the samples/s (or tokens/s) figure named `variant`.
+pub fn measure_training<M: Module>(
     settings: &Settings,
-    case: &Case,
+    case: &Case<M>,
     variant: &str,
     size: usize,
     optimizer: MakeOptimizer,
@@ -233,7 +335,7 @@ pub fn measure_training(
     let losses = check_training(case, size, optimizer)?;
     let mut rng = nabla_tensor::rng(SEED);
     let model = build(case, &mut rng)?;
-    let (data, bound) = relabelled_batches(size, case.sample, case.classes, &mut rng);
+    let (data, bound) = relabelled_batches(size, case.input, case.sample, case.classes, &mut rng);
     let mut optimizer = optimizer(model.named_parameters());
     let loss_fn = CrossEntropyLoss::default();
 
@@ -245,7 +347,7 @@ pub fn measure_training(
     let mut broken = None;
     let faults = minor_page_faults();
     let timing = measure(settings.seconds, || {
-        let loss = train_step(&model, &loss_fn, optimizer.as_mut(), &data[steps % cycle]);
+        let loss = train_step(case, &model, &loss_fn, optimizer.as_mut(), &data[steps % cycle]);
         if steps < cycle {
             first[steps] = loss;
         }
@@ -261,7 +363,7 @@ pub fn measure_training(
     }
     // Entries not visited yet (a very short run) are NaN and left out.
     let (start_loss, end_loss) = (mean(&first), mean(&latest));
-    let census = subnormal_census(&model, &loss_fn, optimizer.as_ref(), &data[steps % cycle]);
+    let census = subnormal_census(case, &model, &loss_fn, optimizer.as_ref(), &data[steps % cycle]);
     eprintln!(
         "  {:<4} {variant}: check: loss {:.3} -> {:.3} in {CHECK_STEPS} steps on one batch; then {steps} steps \
          (warm-up and timed) over {ROTATION} batches x 2 label sets, mean loss {start_loss:.3} (first {cycle}) -> {end_loss:.3} (last {cycle}), \
@@ -272,28 +374,30 @@ pub fn measure_training(
     );
     if settings.verbose {
         eprintln!("{faults}");
-        eprint!("{}", training_breakdown(settings, &model, &loss_fn, optimizer.as_mut(), &data));
+        eprint!("{}", training_breakdown(settings, case, &model, &loss_fn, optimizer.as_mut(), &data));
     }
-    Ok(Measurement::per_second(variant, "samples_per_s", size as f64, timing))
+    let (metric, work) = case.input.figure(size, case.sample);
+    Ok(Measurement::per_second(variant, metric, work, timing))
 }
 
 /// Checks, then times the inference step of `case` on batches of `size`.
-pub fn measure_inference(settings: &Settings, case: &Case, size: usize) -> Result<Measurement, String> {
+pub fn measure_inference<M: Module>(settings: &Settings, case: &Case<M>, size: usize) -> Result<Measurement, String> {
     check_inference(case, size)?;
     let mut rng = nabla_tensor::rng(SEED);
     let model = build(case, &mut rng)?;
-    let data = batches(ROTATION, size, case.sample, case.classes, &mut rng);
+    let data = case_batches(case, ROTATION, size, &mut rng);
     let mut steps = 0usize;
     let faults = minor_page_faults();
     let timing = measure(settings.seconds, || {
-        black_box(infer_step(&model, &data[steps % ROTATION]));
+        black_box(infer_step(case, &model, &data[steps % ROTATION]));
         steps += 1;
     });
     if settings.verbose {
         eprintln!("{}", faults_per_step(faults, steps));
-        eprint!("{}", layer_table(&model, &data, false));
+        eprint!("{}", layer_table(&(case.parts)(&model), &data, false));
     }
-    Ok(Measurement::per_second("infer", "samples_per_s", size as f64, timing))
+    let (metric, work) = case.input.figure(size, case.sample);
+    Ok(Measurement::per_second("infer", metric, work, timing))
 }
 
 /// How many values are subnormal (nonzero and below `f32::MIN_POSITIVE` in magnitude) in each
@@ -301,9 +405,15 @@ pub fn measure_inference(settings: &Settings, case: &Case, size: usize) -> Resul
 /// parameters, the optimizer's state, and for one step on `batch` the parameters' gradients,
 /// the logits and the logits' gradient (`(softmax − one-hot)/batch`, where vanishing
 /// probabilities would show). Nothing is updated.
-pub fn subnormal_census(model: &dyn Module, loss_fn: &dyn Loss, optimizer: &dyn Optimizer, batch: &Batch) -> Census {
+pub fn subnormal_census<M: Module>(
+    case: &Case<M>,
+    model: &M,
+    loss_fn: &dyn Loss,
+    optimizer: &dyn Optimizer,
+    batch: &Batch,
+) -> Census {
     let parameters = model.parameters();
-    let logits = model.forward(&batch.inputs);
+    let logits = (case.forward)(model, &batch.inputs);
     let loss = loss_fn.loss(&logits, &batch.target);
     let mut wrt: Vec<&Var> = vec![&logits];
     wrt.extend(&parameters);
@@ -365,9 +475,10 @@ fn ms(d: Duration) -> String {
 }
 
 /// `--verbose`: the median time of each phase of a training step, then the per-layer table.
-fn training_breakdown(
+fn training_breakdown<M>(
     settings: &Settings,
-    model: &Sequential,
+    case: &Case<M>,
+    model: &M,
     loss_fn: &dyn Loss,
     optimizer: &mut dyn Optimizer,
     data: &[Batch],
@@ -379,7 +490,7 @@ fn training_breakdown(
     while step < 5 || start.elapsed() < budget {
         let batch = &data[step % data.len()];
         let t0 = Instant::now();
-        let logits = model.forward(&batch.inputs);
+        let logits = (case.forward)(model, &batch.inputs);
         let t1 = Instant::now();
         let loss = loss_fn.loss(&logits, &batch.target);
         let t2 = Instant::now();
@@ -401,28 +512,32 @@ fn training_breakdown(
         .zip(&medians)
         .map(|(name, d)| format!("{name} {} ({:.0}%)", ms(*d), 100.0 * d.as_secs_f64() / total))
         .collect();
-    format!("       step phases, median of {step} steps: {}\n{}", parts.join(", "), layer_table(model, data, true))
+    let table = layer_table(&(case.parts)(model), data, true);
+    format!("       step phases, median of {step} steps: {}\n{table}", parts.join(", "))
 }
 
-/// `--verbose`: each layer of `model` run alone on the activations it sees in the model,
+/// `--verbose`: each piece of a model run alone on the activations it sees in the model,
 /// median of [`LAYER_REPEATS`] runs: forward (with a tape when `training`, else under
 /// `no_grad`), and when `training` also the backward pass from a gradient of ones (input
 /// gradient and parameter gradients, as inside the whole step; the first layer's input is
 /// data and gets no gradient).
-fn layer_table(model: &Sequential, data: &[Batch], training: bool) -> String {
+fn layer_table(model: &[Part<'_>], data: &[Batch], training: bool) -> String {
     let mut out = format!(
         "       per layer, median of {LAYER_REPEATS} runs{}:\n",
         if training { " (forward with tape; backward from a gradient of ones)" } else { " (no_grad)" }
     );
+    let name_width = model.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let kind_width = model.iter().map(|p| p.kind.len()).max().unwrap_or(0);
+    let (mut total_forward, mut total_backward) = (Duration::ZERO, Duration::ZERO);
     let mut input = data[0].inputs.value();
-    for (i, (name, layer)) in model.layers().enumerate() {
+    for (i, part) in model.iter().enumerate() {
         let x = if i == 0 || !training { Var::constant(input.clone()) } else { Var::new(input.clone()) };
         let mut forward = Vec::new();
         let mut backward = Vec::new();
         let mut output = None;
         for _ in 0..LAYER_REPEATS {
             let t0 = Instant::now();
-            let y = if training { layer.forward(&x) } else { no_grad(|| layer.forward(&x)) };
+            let y = if training { (part.forward)(&x) } else { no_grad(|| (part.forward)(&x)) };
             forward.push(t0.elapsed());
             if training && y.requires_grad() {
                 let seed = Tensor::ones(&y.shape(), DType::F32);
@@ -433,16 +548,33 @@ fn layer_table(model: &Sequential, data: &[Batch], training: bool) -> String {
             output = Some(y.value());
         }
         let shape = output.as_ref().map(|t| t.shape().to_vec()).unwrap_or_default();
-        let back = if backward.is_empty() { "-".to_string() } else { ms(median(&mut backward)) };
+        let forward = median(&mut forward);
+        total_forward += forward;
+        let back = if backward.is_empty() {
+            "-".to_string()
+        } else {
+            let back = median(&mut backward);
+            total_backward += back;
+            ms(back)
+        };
         out.push_str(&format!(
-            "         {name:>2} {:<10} -> {:<18} forward {:>10}   backward {:>10}\n",
-            layer.kind(),
+            "         {:>name_width$} {:<kind_width$} -> {:<18} forward {:>10}   backward {:>10}\n",
+            part.name,
+            part.kind,
             format!("{shape:?}"),
-            ms(median(&mut forward)),
+            ms(forward),
             back,
         ));
         input = output.expect("at least one repeat");
     }
+    out.push_str(&format!(
+        "         {:>name_width$} {:<kind_width$}    {:<18} forward {:>10}   backward {:>10}\n",
+        "sum",
+        "",
+        "",
+        ms(total_forward),
+        if training { ms(total_backward) } else { "-".to_string() },
+    ));
     out
 }
 
@@ -456,13 +588,21 @@ mod tests {
         Sequential::new().add(LinearConfig::new(6, 8).init(rng)).add(ReLU).add(LinearConfig::new(8, 3).init(rng))
     }
 
-    const TINY: Case =
-        Case { workload: "tiny", model: tiny, parameters: 6 * 8 + 8 + 8 * 3 + 3, sample: &[6], classes: 3 };
+    const TINY: Case<Sequential> = Case {
+        workload: "tiny",
+        model: tiny,
+        forward: module_forward,
+        parts: sequential_parts,
+        parameters: 6 * 8 + 8 + 8 * 3 + 3,
+        input: Input::Normal,
+        sample: &[6],
+        classes: 3,
+    };
 
     #[test]
     fn batches_are_seeded_and_labels_in_range() {
-        let a = batches(2, 5, &[6], 3, &mut nabla_tensor::rng(1));
-        let b = batches(2, 5, &[6], 3, &mut nabla_tensor::rng(1));
+        let a = batches(2, 5, Input::Normal, &[6], 3, &mut nabla_tensor::rng(1));
+        let b = batches(2, 5, Input::Normal, &[6], 3, &mut nabla_tensor::rng(1));
         assert_eq!(a[1].inputs.shape(), [5, 6]);
         assert_eq!(a[1].inputs.value().to_vec_f32(), b[1].inputs.value().to_vec_f32());
         assert_ne!(a[0].inputs.value().to_vec_f32(), a[1].inputs.value().to_vec_f32());
@@ -473,8 +613,30 @@ mod tests {
     }
 
     #[test]
+    fn token_batches_are_ids_labelled_with_the_next_token() {
+        let data = batches(1, 3, Input::Tokens, &[7], 5, &mut nabla_tensor::rng(1));
+        assert_eq!(data[0].inputs.shape(), [3, 7]);
+        let ids = data[0].inputs.value().to_vec_f32();
+        assert!(ids.iter().all(|&id| id.fract() == 0.0 && (0.0..5.0).contains(&id)));
+        let Target::Classes(labels) = &data[0].target else { panic!("class labels") };
+        assert_eq!(labels.len(), 3 * 7);
+        for (row, next) in ids.chunks(7).zip(labels.chunks(7)) {
+            // Position i's label is what position i + 1 reads.
+            for i in 0..6 {
+                assert_eq!(row[i + 1] as usize, next[i]);
+            }
+        }
+        assert_eq!(Input::Tokens.figure(3, &[7]), ("tokens_per_s", 21.0));
+        assert_eq!(Input::Normal.figure(3, &[7]), ("samples_per_s", 3.0));
+        let (cycle, bound) = relabelled_batches(4, Input::Tokens, &[16], 65, &mut nabla_tensor::rng(2));
+        assert_eq!(cycle.len(), 2 * ROTATION);
+        // Two labels out of 65 differ with probability 64/65: bound ≈ 0.68.
+        assert!((0.6..0.7).contains(&bound), "{bound}");
+    }
+
+    #[test]
     fn relabelled_batches_share_inputs_but_not_labels() {
-        let (data, bound) = relabelled_batches(50, &[6], 3, &mut nabla_tensor::rng(2));
+        let (data, bound) = relabelled_batches(50, Input::Normal, &[6], 3, &mut nabla_tensor::rng(2));
         assert_eq!(data.len(), 2 * ROTATION);
         for k in 0..ROTATION {
             let (a, b) = (&data[k], &data[k + ROTATION]);
@@ -494,8 +656,8 @@ mod tests {
 
         let model = tiny(&mut nabla_tensor::rng(0));
         let adam = nabla_train::optim::AdamConfig::new(1e-3).init(model.named_parameters());
-        let batch = batches(1, 4, &[6], 3, &mut nabla_tensor::rng(1)).remove(0);
-        let census = subnormal_census(&model, &CrossEntropyLoss::default(), &adam, &batch);
+        let batch = batches(1, 4, Input::Normal, &[6], 3, &mut nabla_tensor::rng(1)).remove(0);
+        let census = subnormal_census(&TINY, &model, &CrossEntropyLoss::default(), &adam, &batch);
         let n = TINY.parameters;
         let expected =
             [("weights", n), ("optimizer state", 2 * n), ("gradients", n), ("logits", 12), ("logits' gradient", 12)];

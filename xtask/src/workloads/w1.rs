@@ -18,7 +18,7 @@ use nabla_layers::{LinearConfig, ReLU, Sequential};
 use nabla_tensor::Rng;
 use nabla_train::optim::{AdamConfig, Optimizer, SgdConfig};
 
-use super::training::{measure_inference, measure_training, Case};
+use super::training::{measure_inference, measure_training, module_forward, sequential_parts, Case, Input};
 use super::{Measurement, Runner, Settings, Workload};
 use crate::system::NABLA_VERSION;
 
@@ -59,10 +59,13 @@ pub fn mlp(rng: &mut Rng) -> Sequential {
 }
 
 /// The MLP as a benchmark case.
-pub const MLP: Case = Case {
+pub const MLP: Case<Sequential> = Case {
     workload: "W1",
     model: mlp,
+    forward: module_forward,
+    parts: sequential_parts,
     parameters: 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10,
+    input: Input::Normal,
     sample: &[784],
     classes: 10,
 };

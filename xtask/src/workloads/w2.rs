@@ -17,7 +17,7 @@
 use nabla_layers::{Conv2dConfig, Flatten, LinearConfig, MaxPool2d, ReLU, Sequential};
 use nabla_tensor::Rng;
 
-use super::training::{measure_inference, measure_training, Case};
+use super::training::{measure_inference, measure_training, module_forward, sequential_parts, Case, Input};
 use super::w1::adam;
 use super::{Measurement, Runner, Settings, Workload};
 use crate::system::NABLA_VERSION;
@@ -64,10 +64,13 @@ pub fn cnn(rng: &mut Rng) -> Sequential {
 }
 
 /// The CNN as a benchmark case.
-pub const CNN: Case = Case {
+pub const CNN: Case<Sequential> = Case {
     workload: "W2",
     model: cnn,
+    forward: module_forward,
+    parts: sequential_parts,
     parameters: (32 * 9 + 32) + (64 * 32 * 9 + 64) + (1600 * 128 + 128) + (128 * 10 + 10),
+    input: Input::Normal,
     sample: &[1, 28, 28],
     classes: 10,
 };
