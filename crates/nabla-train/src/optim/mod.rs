@@ -48,13 +48,16 @@
 //! A checkpoint stores an optimizer's [`OptimizerState`]; [`Optimizer::load_state`] restores
 //! it, so a resumed run takes exactly the steps the uninterrupted one would have.
 
+// Declared first: it defines the `slots_bookkeeping!` macro the optimizers use.
+#[macro_use]
+mod slots;
+
 pub mod adagrad;
 pub mod adam;
 pub mod adamw;
 pub(crate) mod elementwise;
 pub mod rmsprop;
 pub mod sgd;
-mod slots;
 
 use std::collections::BTreeMap;
 

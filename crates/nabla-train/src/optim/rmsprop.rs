@@ -186,26 +186,8 @@ impl Optimizer for RmsProp {
         });
     }
 
-    fn learning_rate(&self) -> f64 {
-        self.slots.learning_rate()
-    }
-
-    #[track_caller]
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.slots.set_learning_rate(lr);
-    }
-
-    fn parameters(&self) -> &[(String, Var)] {
-        &self.slots.params
-    }
-
-    fn state(&self) -> OptimizerState {
-        self.slots.state()
-    }
-
-    fn load_state(&mut self, state: &OptimizerState) -> Result<(), OptimizerStateError> {
-        self.slots.load_state(state)
-    }
+    // learning rate, parameters, state: kept by the shared slots (see `slots.rs`).
+    slots_bookkeeping!();
 }
 
 #[cfg(test)]

@@ -132,3 +132,31 @@ impl ParamSlots {
         Ok(())
     }
 }
+
+/// The [`Optimizer`](super::Optimizer) methods every optimizer answers the same way, from its
+/// `slots: Slots` field: learning rate, parameters, state and loading it. Used inside each
+/// `impl Optimizer`, so only `name` and `step` (the update rule) differ between optimizers.
+macro_rules! slots_bookkeeping {
+    () => {
+        fn learning_rate(&self) -> f64 {
+            self.slots.learning_rate()
+        }
+
+        #[track_caller]
+        fn set_learning_rate(&mut self, lr: f64) {
+            self.slots.set_learning_rate(lr);
+        }
+
+        fn parameters(&self) -> &[(String, Var)] {
+            &self.slots.params
+        }
+
+        fn state(&self) -> OptimizerState {
+            self.slots.state()
+        }
+
+        fn load_state(&mut self, state: &OptimizerState) -> Result<(), OptimizerStateError> {
+            self.slots.load_state(state)
+        }
+    };
+}
