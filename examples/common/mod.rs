@@ -1,4 +1,5 @@
-//! What the image-classification examples share: the command-line flags and the training run
+//! What the examples share. Every example uses [`report_errors`]; the image classifiers
+//! (`mnist_mlp`, `mnist_cnn`, `fashion_mnist`, `cifar_resnet`) also share the flags and the training run
 //! (summary, loaders, `fit` with callbacks, test accuracy, history, plot, checkpoint).
 //! [`run`] trains with Adam on normalised images; [`run_with`] adds what only some examples
 //! need ([`Extras`]: data augmentation, SGD, a warm-up).
@@ -14,7 +15,8 @@ use nabla::prelude::*;
 use nabla::train::schedule::{CosineAnnealing, LinearWarmup};
 use nabla::train::{plot_history, CsvLogger, LrScheduler, ModelCheckpoint};
 
-/// The flags every image example accepts; unset ones take the example's defaults.
+/// The flags of the image examples (also reused by `sunspots_rnn` and `sentiment`); unset ones
+/// take the example's defaults.
 #[derive(Parser, Debug)]
 pub struct Args {
     /// Number of passes over the training set.
