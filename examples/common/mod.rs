@@ -1,4 +1,4 @@
-//! What the examples share. Every example uses [`report_errors`]; the image classifiers
+//! What the examples share. The ones that read data use [`report_errors`]; the image classifiers
 //! (`mnist_mlp`, `mnist_cnn`, `fashion_mnist`, `cifar_resnet`) also share the flags and the training run
 //! (summary, loaders, `fit` with callbacks, test accuracy, history, plot, checkpoint).
 //! [`run`] trains with Adam on normalised images; [`run_with`] adds what only some examples
