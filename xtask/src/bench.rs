@@ -1,5 +1,5 @@
-//! `cargo xtask bench`: run the selected workloads, write their figures as JSON Lines and
-//! print a table.
+//! `cargo xtask bench`: run the selected workloads, write their figures as JSON Lines, print
+//! a table and write the Markdown report.
 //!
 //! The parent process measures nothing itself. For every workload and framework it starts
 //! `xtask bench-one <ID> <FRAMEWORK>` (this same executable, found through
@@ -11,12 +11,17 @@
 //! A record's peak memory is read when its variant's figure arrives, so it covers that
 //! variant and the ones measured before it in the same process (runners measure the variant
 //! that needs least memory first); the table shows each process's overall peak.
+//!
+//! With `--build-time`, after the workloads, the parent also times a clean release build of
+//! the workspace ([`build_time`]) and adds it to the results and the reports.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::build_time;
 use crate::cli::{BenchOneOptions, BenchOptions, UsageError};
+use crate::markdown;
 use crate::record::{self, Record};
 use crate::report;
 use crate::system;
@@ -33,7 +38,8 @@ pub fn bench(options: &BenchOptions) -> Result<(), Failure> {
     if options.flush_denormals {
         system::flush_denormals();
     }
-    print!("{}", report::header(threads, options.seconds, options.in_process, options.flush_denormals));
+    let facts = report::facts(threads, options.seconds, options.in_process, options.flush_denormals);
+    print!("{}", report::header(&facts));
     if options.in_process {
         configure_threads(threads, options.flush_denormals);
     }
@@ -63,10 +69,36 @@ pub fn bench(options: &BenchOptions) -> Result<(), Failure> {
         }
     }
 
-    write_results(&out, &records)?;
+    let mut build = None;
+    if options.build_time {
+        match build_time::measure(threads) {
+            Ok(record) => build = Some(record),
+            Err(message) => {
+                eprintln!("error: {message}");
+                failures.push("build time".to_string());
+            }
+        }
+    }
+
+    let all: Vec<Record> = records.iter().chain(&build).cloned().collect();
+    write_results(&out, &all)?;
     println!();
     print!("{}", report::table(&options.workloads, &records, &peers));
-    println!("\n{} figures written to {}", records.len(), out.display());
+    if let Some(build) = &build {
+        println!("{}", report::build(build));
+    }
+    let report_path = out.parent().unwrap_or(Path::new("")).join("report.md");
+    let run = markdown::Run {
+        facts: &facts,
+        compare: &options.compare,
+        workloads: &options.workloads,
+        records: &records,
+        peers: &peers,
+        build: build.as_ref(),
+    };
+    write_file(&report_path, &markdown::report(&run))?;
+    println!("\n{} figures written to {}", all.len(), out.display());
+    println!("report written to {}", report_path.display());
 
     if failures.is_empty() {
         Ok(())
@@ -219,13 +251,18 @@ fn load_peers(files: &[PathBuf]) -> Result<Vec<Record>, Failure> {
 }
 
 /// Writes `records` as JSON Lines to `out`, creating its directory.
-fn write_results(out: &std::path::Path, records: &[Record]) -> Result<(), Failure> {
+fn write_results(out: &Path, records: &[Record]) -> Result<(), Failure> {
     let mut text = String::new();
     for record in records {
         let _ = writeln!(text, "{}", record.to_json());
     }
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+    write_file(out, &text)
+}
+
+/// Writes `text` to `path`, creating its directory.
+fn write_file(path: &Path, text: &str) -> Result<(), Failure> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Failure::Run(format!("cannot create {}: {e}", dir.display())))?;
     }
-    std::fs::write(out, text).map_err(|e| Failure::Run(format!("cannot write {}: {e}", out.display())))
+    std::fs::write(path, text).map_err(|e| Failure::Run(format!("cannot write {}: {e}", path.display())))
 }

@@ -24,17 +24,23 @@ USAGE:
     cargo xtask <COMMAND> [FLAGS]
 
 COMMANDS:
-    bench       run the benchmark workloads of WORKLOADS.md, print a table and write JSON Lines
+    bench       run the benchmark workloads of WORKLOADS.md (and W6, nabla's own), print a table,
+                write JSON Lines and a Markdown report
     help        print this text
 
 BENCH FLAGS:
     --workloads ID[,ID...]   only these workloads (default: all); may be repeated
     --seconds S              timed seconds per case, after a warm-up (default: {default_seconds})
     --threads N              worker threads for rayon and matrixmultiply (default: all cores)
-    --out FILE               where to write the results (default: target/bench/results.jsonl)
+    --out FILE               where to write the results (default: target/bench/results.jsonl);
+                             the Markdown report report.md goes to the same directory
     --compare FILE...        JSON Lines files of other frameworks' figures; the table gains, per
                              workload and variant, the best figure among them at the same thread
-                             count and the ratio nabla / that figure
+                             count and the ratio nabla / that figure; the Markdown report lists
+                             every framework's figure and sums up against PyTorch and burn
+    --build-time             also time a clean release build of the workspace (`cargo build
+                             --release --workspace -j THREADS` in an empty target directory,
+                             target/bench/build-time-target, removed afterwards); takes minutes
     --in-process             run everything in this process instead of one child process per
                              workload and framework (peak memory then accumulates)
     --flush-denormals        set FTZ and DAZ (denormal results and inputs become zero) on the
@@ -53,6 +59,7 @@ EXAMPLES:
     cargo xtask bench --workloads W0 --seconds 1
     cargo xtask bench --workloads W1,W1i,W2,W2i --verbose
     cargo xtask bench --compare ../shared/bench/peers/peers.jsonl
+    cargo xtask bench --workloads W6 --seconds 2 --build-time
 ",
         default_seconds = DEFAULT_SECONDS,
     )
@@ -105,6 +112,8 @@ pub struct BenchOptions {
     pub verbose: bool,
     /// `--flush-denormals`
     pub flush_denormals: bool,
+    /// `--build-time`
+    pub build_time: bool,
 }
 
 /// Arguments of `bench-one`.
@@ -209,6 +218,7 @@ fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
         in_process: false,
         verbose: false,
         flush_denormals: false,
+        build_time: false,
     };
     let mut flags = Flags { args, pos: 0 };
     while let Some(arg) = args.get(flags.pos) {
@@ -232,6 +242,7 @@ fn parse_bench(args: &[String]) -> Result<Command, UsageError> {
             "--in-process" if inline.is_none() => options.in_process = true,
             "--verbose" if inline.is_none() => options.verbose = true,
             "--flush-denormals" if inline.is_none() => options.flush_denormals = true,
+            "--build-time" if inline.is_none() => options.build_time = true,
             "--help" | "-h" => return Ok(Command::Help),
             _ => return usage(format!("unknown argument `{arg}` for `bench`; see `cargo xtask help`")),
         }
@@ -302,15 +313,15 @@ mod tests {
     #[test]
     fn bench_flags() {
         let o =
-            bench("bench --workloads w0 --seconds=1.5 --threads 1 --out r.jsonl --compare a b --in-process --verbose --flush-denormals");
+            bench("bench --workloads w0 --seconds=1.5 --threads 1 --out r.jsonl --compare a b --in-process --verbose --flush-denormals --build-time");
         assert_eq!(o.workloads.iter().map(|w| w.id).collect::<Vec<_>>(), ["W0"]);
-        assert!(o.verbose && o.flush_denormals);
+        assert!(o.verbose && o.flush_denormals && o.build_time);
         assert_eq!((o.seconds, o.threads), (1.5, Some(1)));
         assert_eq!(o.out, Some(PathBuf::from("r.jsonl")));
         assert_eq!(o.compare, [PathBuf::from("a"), PathBuf::from("b")]);
         assert!(o.in_process);
         let defaults = bench("bench");
-        assert!(!defaults.verbose && !defaults.flush_denormals);
+        assert!(!defaults.verbose && !defaults.flush_denormals && !defaults.build_time);
         let models = bench("bench --workloads W2i,w1 --workloads W1I");
         assert_eq!(models.workloads.iter().map(|w| w.id).collect::<Vec<_>>(), ["W1", "W1i", "W2i"]);
         assert_eq!(defaults.workloads.len(), workloads::WORKLOADS.len());
@@ -327,6 +338,7 @@ mod tests {
         assert!(error("bench --threads 0").contains("from 1"));
         assert!(error("bench --compare --threads 2").contains("at least one value"));
         assert!(error("bench --frobnicate").contains("unknown argument `--frobnicate`"));
+        assert!(error("bench --build-time=yes").contains("unknown argument `--build-time=yes`"));
         assert!(error("bench-one W0").contains("workload id and a framework"));
         assert!(error("bench-one W0 torch").contains("has no framework `torch`"));
     }
@@ -335,7 +347,7 @@ mod tests {
     fn help_and_bench_one() {
         assert!(matches!(parse(&[]), Ok(Command::Help)));
         assert!(matches!(parse(&args("bench --help")), Ok(Command::Help)));
-        assert!(help().contains("W0"));
+        assert!(help().contains("W0") && help().contains("W6") && help().contains("--build-time"));
         match parse(&args("bench-one W0 gemm-crate --seconds 0.5 --threads 2 --verbose --flush-denormals")) {
             Ok(Command::BenchOne(o)) => {
                 assert_eq!((o.workload.id, o.runner.framework), ("W0", "gemm-crate"));

@@ -4,9 +4,12 @@
 //! Commands:
 //!
 //! - `cargo xtask bench [--workloads W0,...] [--seconds S] [--threads N] [--out FILE]
-//!   [--compare FILE...] [--in-process] [--verbose]` runs the benchmark workloads of
-//!   `WORKLOADS.md`, writes one JSON Lines record per framework, workload and variant to
-//!   `target/bench/results.jsonl` and prints a table;
+//!   [--compare FILE...] [--in-process] [--verbose] [--flush-denormals] [--build-time]` runs
+//!   the benchmark workloads of `WORKLOADS.md` (W0 to W5) and nabla's own per-op overhead
+//!   workload W6, writes one JSON Lines record per framework, workload and variant to
+//!   `target/bench/results.jsonl`, prints a table and writes a Markdown report,
+//!   `target/bench/report.md`, with every peer's figure and a summary against PyTorch and
+//!   burn; `--build-time` also times a clean release build of the workspace;
 //! - `cargo xtask help` prints the full usage.
 //!
 //! Exit status: 0 on success, 1 when a benchmark or a file operation failed, 2 when the
@@ -18,16 +21,20 @@
 //! |---|---|
 //! | [`cli`] | argument parsing and the help text |
 //! | [`bench`](mod@bench) | running workloads, one child process each, and writing the results |
+//! | [`build_time`] | `--build-time`: a clean release build of the workspace, timed |
 //! | [`workloads`] | the registry; one module per workload ([`workloads::w0`], ...), shared model steps in [`workloads::training`] |
 //! | [`measure`] | warm-up, timed steps, median |
-//! | [`report`] | the header and the tables, ratios against references and peers |
+//! | [`report`] | the header and the text tables, ratios against references and peers |
+//! | [`markdown`] | the Markdown report: conditions, summary, every peer's figure |
 //! | [`record`] | the JSON Lines record format |
 //! | [`json`] | a small JSON parser and string escaper |
 //! | [`system`] | peak memory, denormal mode, CPU, library versions |
 
 mod bench;
+mod build_time;
 mod cli;
 mod json;
+mod markdown;
 mod measure;
 mod record;
 mod report;

@@ -20,11 +20,12 @@ pub struct Record {
     pub framework: String,
     /// The framework's version.
     pub version: String,
-    /// Workload id from `WORKLOADS.md`: `W0`, `W1`, ...
+    /// Workload id from `WORKLOADS.md` (`W0`, `W1`, ...), nabla's own `W6`, or `build`.
     pub workload: String,
     /// Which variant of the workload: `n1024`, `sgd`, `infer`, ...
     pub variant: String,
-    /// Unit of `value`: `gflops`, `samples_per_s`, `tokens_per_s`. Higher is better for all.
+    /// Unit of `value`: `gflops`, `samples_per_s`, `tokens_per_s`, for which higher is better;
+    /// or `seconds`, the build time (workload `build`), for which lower is better.
     pub metric: String,
     /// The figure, computed from the median step time.
     pub value: f64,

@@ -6,6 +6,9 @@
 //! matmul calls). With `--compare`, three more columns show the best figure any other
 //! framework reached on that variant at the same thread count, and nabla / that figure:
 //! above 1.00 means nabla is ahead. The last row gives each process's peak memory.
+//!
+//! The Markdown report ([`crate::markdown`]) prints the same [`facts`] and divides by the
+//! same [`comparable`] peer figures.
 
 use std::fmt::Write as _;
 
@@ -17,44 +20,51 @@ use crate::workloads::Workload;
 /// processes compete with the benchmark.
 const BUSY_SHARE: f64 = 0.1;
 
-/// What every figure below was measured under.
-pub fn header(threads: usize, seconds: f64, in_process: bool, flush_denormals: bool) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "nabla benchmarks (cargo xtask bench)");
-    let _ = writeln!(
-        out,
-        "  versions:  nabla {}, gemm {}, ndarray {} (matrixmultiply {}); {} build{}",
-        system::NABLA_VERSION,
-        system::locked_version("gemm"),
-        system::locked_version("ndarray"),
-        system::locked_version("matrixmultiply"),
-        if cfg!(debug_assertions) { "debug" } else { "release" },
-        compiled_for(),
-    );
-    let _ = writeln!(out, "  cpu:       {}", system::cpu_description());
-    let _ = writeln!(
-        out,
-        "  threads:   {threads} (rayon's global pool, used by nabla and gemm; MATMUL_NUM_THREADS for ndarray)"
-    );
-    let _ = writeln!(
-        out,
-        "  denormals: {} ({})",
-        system::denormal_mode(),
-        if flush_denormals {
-            "--flush-denormals: set on the benchmark's main thread and rayon's threads, not matrixmultiply's"
-        } else {
-            "the default floating-point environment; nothing flushes denormals"
-        }
-    );
-    let _ = writeln!(
-        out,
-        "  method:    warm-up, then timed steps for {seconds} s per case; figure from the median step; {}",
-        if in_process {
-            "all cases in this process (peak memory accumulates)"
-        } else {
-            "one process per workload and framework"
-        }
-    );
+/// One line of the header: a label (`versions`, `cpu`, ...) and what it says.
+pub type Fact = (&'static str, String);
+
+/// What every figure was measured under, as labelled lines that both the text header and
+/// the Markdown report print. Takes 0.3 s: it watches how busy the CPU is before the run.
+pub fn facts(threads: usize, seconds: f64, in_process: bool, flush_denormals: bool) -> Vec<Fact> {
+    let mut facts = vec![
+        (
+            "versions",
+            format!(
+                "nabla {}, gemm {}, ndarray {} (matrixmultiply {}); {} build{}",
+                system::NABLA_VERSION,
+                system::locked_version("gemm"),
+                system::locked_version("ndarray"),
+                system::locked_version("matrixmultiply"),
+                if cfg!(debug_assertions) { "debug" } else { "release" },
+                compiled_for(),
+            ),
+        ),
+        ("cpu", system::cpu_description()),
+        ("threads", format!("{threads} (rayon's global pool, used by nabla and gemm; MATMUL_NUM_THREADS for ndarray)")),
+        (
+            "denormals",
+            format!(
+                "{} ({})",
+                system::denormal_mode(),
+                if flush_denormals {
+                    "--flush-denormals: set on the benchmark's main thread and rayon's threads, not matrixmultiply's"
+                } else {
+                    "the default floating-point environment; nothing flushes denormals"
+                }
+            ),
+        ),
+        (
+            "method",
+            format!(
+                "warm-up, then timed steps for {seconds} s per case; figure from the median step; {}",
+                if in_process {
+                    "all cases in this process (peak memory accumulates)"
+                } else {
+                    "one process per workload and framework"
+                }
+            ),
+        ),
+    ];
     let busy = system::cpu_busy_share(std::time::Duration::from_millis(300));
     let load = system::load_average();
     if let (Some(busy), Some(load)) = (busy, load) {
@@ -63,22 +73,29 @@ pub fn header(threads: usize, seconds: f64, in_process: bool, flush_denormals: b
         } else {
             "quiet"
         };
-        let _ = writeln!(
-            out,
-            "  load:      CPU {:.0}% busy just before the run, 1-minute load average {load:.2} ({verdict})",
-            busy * 100.0
-        );
+        facts.push((
+            "load",
+            format!("CPU {:.0}% busy just before the run, 1-minute load average {load:.2} ({verdict})", busy * 100.0),
+        ));
     }
     let env = system::relevant_env();
-    let _ = writeln!(
-        out,
-        "  env:       {}",
+    facts.push((
+        "env",
         if env.is_empty() {
             "default (no thread, allocator or RUSTFLAGS variables set)".to_string()
         } else {
             env.join(" ")
-        }
-    );
+        },
+    ));
+    facts
+}
+
+/// The text header: a title, then the [`facts`] one per line.
+pub fn header(facts: &[Fact]) -> String {
+    let mut out = String::from("nabla benchmarks (cargo xtask bench)\n");
+    for (label, text) in facts {
+        let _ = writeln!(out, "  {:<11}{text}", format!("{label}:"));
+    }
     out
 }
 
@@ -115,7 +132,16 @@ pub fn table(workloads: &[&Workload], records: &[Record], peers: &[Record]) -> S
     out
 }
 
-fn unique<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+/// The build time's line for the text output, with the command and the seconds.
+pub fn build(record: &Record) -> String {
+    format!(
+        "build  clean release build of the workspace (cargo build --release --workspace -j {}): {:.1} s",
+        record.threads, record.value
+    )
+}
+
+/// The distinct items, in order of first appearance.
+pub fn unique<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut seen: Vec<&str> = Vec::new();
     for item in items {
         if !seen.contains(&item) {
@@ -182,15 +208,15 @@ fn workload_table(workload: &Workload, ours: &[&Record], peers: &[Record]) -> St
     render(&headers, &rows)
 }
 
-/// The highest figure of a framework other than nabla on this workload, variant and metric,
-/// at `threads` threads.
-fn best_peer<'a>(
+/// The figures of frameworks other than nabla in `peers` on this workload, variant and metric,
+/// at `threads` threads: those nabla's figure can be divided by.
+pub fn comparable<'a>(
     peers: &'a [Record],
     workload: &str,
     variant: &str,
     metric: &str,
     threads: usize,
-) -> Option<&'a Record> {
+) -> Vec<&'a Record> {
     peers
         .iter()
         .filter(|p| {
@@ -201,14 +227,27 @@ fn best_peer<'a>(
                 && p.threads == threads
                 && p.value.is_finite()
         })
-        .max_by(|a, b| a.value.total_cmp(&b.value))
+        .collect()
 }
 
-fn dash() -> String {
+/// The highest of the [`comparable`] figures.
+fn best_peer<'a>(
+    peers: &'a [Record],
+    workload: &str,
+    variant: &str,
+    metric: &str,
+    threads: usize,
+) -> Option<&'a Record> {
+    comparable(peers, workload, variant, metric, threads).into_iter().max_by(|a, b| a.value.total_cmp(&b.value))
+}
+
+/// An empty cell.
+pub fn dash() -> String {
     "-".to_string()
 }
 
-fn number(x: f64) -> String {
+/// A figure: whole above 1000, one decimal below.
+pub fn number(x: f64) -> String {
     if x.abs() >= 1000.0 {
         format!("{x:.0}")
     } else {

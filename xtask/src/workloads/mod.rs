@@ -25,7 +25,8 @@
 //!
 //! Model workloads (W1 to W5) share the training and inference steps, the synthetic data
 //! and the checks of [`training`]; their modules only build the network and pick the
-//! optimizer.
+//! optimizer. W6, nabla's own workload (not in `WORKLOADS.md`), measures per-op overhead: a
+//! tiny MLP's training step against the same step written by hand on ndarray.
 
 pub mod training;
 pub mod w0;
@@ -34,6 +35,7 @@ pub mod w2;
 pub mod w3;
 pub mod w4;
 pub mod w5;
+pub mod w6;
 
 use crate::measure::Timing;
 
@@ -41,7 +43,7 @@ use crate::measure::Timing;
 ///
 /// A `static`, not a `const`: the command line tells workloads apart by address
 /// (`std::ptr::eq`), and every use of a `const` may get a copy of its own.
-pub static WORKLOADS: &[Workload] = &[w0::W0, w1::W1, w1::W1I, w2::W2, w2::W2I, w3::W3, w4::W4, w5::W5];
+pub static WORKLOADS: &[Workload] = &[w0::W0, w1::W1, w1::W1I, w2::W2, w2::W2I, w3::W3, w4::W4, w5::W5, w6::W6];
 
 /// A benchmark workload and the frameworks measured on it in this process.
 #[derive(Debug)]

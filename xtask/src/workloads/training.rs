@@ -1,7 +1,8 @@
 //! What the model workloads (W1, W1i, W2, W2i, W3, W4, W5) share: synthetic batches, a
 //! training step and an inference step written as a user writes them on nabla's public API,
 //! the checks that run before anything is timed, and the `--verbose` breakdown of where a
-//! step's time goes.
+//! step's time goes. W6 uses the training step and the breakdown with its own data, loss and
+//! checks.
 //!
 //! A **training step** is what `nabla_train::Trainer` does per batch:
 //!
@@ -239,7 +240,7 @@ fn case_batches<M>(case: &Case<M>, count: usize, size: usize, rng: &mut Rng) -> 
 }
 
 /// The model of `case`, after checking its parameter count.
-fn build<M: Module>(case: &Case<M>, rng: &mut Rng) -> Result<M, String> {
+pub fn build<M: Module>(case: &Case<M>, rng: &mut Rng) -> Result<M, String> {
     let model = (case.model)(rng);
     let parameters = model.num_parameters();
     if parameters != case.parameters {
@@ -470,12 +471,18 @@ fn mean(values: &[f64]) -> f64 {
     seen.iter().sum::<f64>() / seen.len() as f64
 }
 
+/// A step or layer time: in milliseconds, or in microseconds below 0.1 ms (W6's whole step
+/// takes a few tens of them).
 fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    if d < Duration::from_micros(100) {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    }
 }
 
 /// `--verbose`: the median time of each phase of a training step, then the per-layer table.
-fn training_breakdown<M>(
+pub fn training_breakdown<M>(
     settings: &Settings,
     case: &Case<M>,
     model: &M,
