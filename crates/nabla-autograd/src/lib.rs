@@ -38,4 +38,5 @@ mod testing;
 pub use backward::{grad, Gradients};
 pub use mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use nabla_tensor::{or_panic, ShapeError};
+pub use ops::batch_norm::{batch_norm_composed, BatchStats};
 pub use var::{Var, VarId};

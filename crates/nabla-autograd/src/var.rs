@@ -145,6 +145,30 @@ impl Var {
         *slot = value;
     }
 
+    /// Changes the value of a leaf in place: `update` gets the stored tensor itself. This is how
+    /// optimizers step without allocating a new parameter every step. Ops recorded earlier still
+    /// keep the value they read, because a tensor shared with them is copied before it is
+    /// written (see [`Tensor::as_slice_mut`]).
+    ///
+    /// # Panics
+    /// If this `Var` is the result of an op, or `update` changes the shape.
+    #[track_caller]
+    pub fn update_value(&self, update: impl FnOnce(&mut Tensor)) {
+        assert!(
+            self.is_leaf(),
+            "update_value: only a leaf can be set, but this Var is the output of {}",
+            self.op_name()
+        );
+        let mut slot = self.0.value.write().expect("a Var's value lock is never poisoned");
+        let shape = slot.shape().to_vec();
+        update(&mut slot);
+        assert!(
+            slot.shape() == shape.as_slice(),
+            "update_value: the update changed the shape from {shape:?} to {:?}",
+            slot.shape()
+        );
+    }
+
     /// The shape of the value.
     pub fn shape(&self) -> Vec<usize> {
         self.value().shape().to_vec()

@@ -19,6 +19,33 @@ fn random(shape: &[usize], seed: u64) -> Tensor {
 proptest! {
     #![proptest_config(st::config(32))]
 
+    /// The fused dense product against finite differences, with and without bias and with
+    /// leading axes folded into rows.
+    #[test]
+    fn linear_fused(lead in prop::collection::vec(1usize..4, 0..3), i in 1usize..5, o in 1usize..5, bias: bool, seed in any::<u64>()) {
+        let mut x = lead.clone();
+        x.push(i);
+        let mut inputs = vec![random(&x, seed), random(&[o, i], seed ^ 1)];
+        if bias {
+            inputs.push(random(&[o], seed ^ 2));
+        }
+        check(|v| v[0].linear(&v[1], v.get(2)), &inputs)
+    }
+
+    /// The fused op against its composed form `x·Wᵀ + b`: same values, same gradients.
+    #[test]
+    fn linear_equals_composed(rows in 1usize..5, i in 1usize..5, o in 1usize..5, seed in any::<u64>()) {
+        let (x, w, b) = (Var::new(random(&[rows, i], seed)), Var::new(random(&[o, i], seed ^ 1)), Var::new(random(&[o], seed ^ 2)));
+        let r = Var::constant(random(&[rows, o], seed ^ 3));
+        let fused = x.linear(&w, Some(&b));
+        let composed = x.matmul(&w.t()).add(&b);
+        prop_assert!(fused.value().allclose(&composed.value(), 1e-12, 1e-12));
+        let (gf, gc) = (fused.mul(&r).sum().backward(), composed.mul(&r).sum().backward());
+        for p in [&x, &w, &b] {
+            prop_assert!(gf.get(p).unwrap().allclose(gc.get(p).unwrap(), 1e-12, 1e-12));
+        }
+    }
+
     #[test]
     fn matmul_2d(m in 1usize..5, k in 1usize..5, n in 1usize..5, seed in any::<u64>()) {
         check(|v| v[0].matmul(&v[1]), &[random(&[m, k], seed), random(&[k, n], seed ^ 1)])

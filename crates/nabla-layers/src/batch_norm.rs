@@ -70,8 +70,9 @@ struct BatchNormParts<'a> {
 }
 
 impl BatchNormParts<'_> {
-    /// The forward pass of both layers: checks the input, picks the statistics (batch or
-    /// running), updates the running ones in training, applies `γ`, `β`.
+    /// The forward pass of both layers: checks the input; in training, the fused batch-norm op
+    /// and an update of the running statistics; in evaluation, the running statistics and
+    /// `γ`, `β`.
     #[track_caller]
     fn forward(&self, x: &Var) -> Var {
         let (kind, eps, momentum) = (self.kind, self.eps, self.momentum);
@@ -87,34 +88,31 @@ impl BatchNormParts<'_> {
         let mut broadcast = vec![1; shape.len()];
         broadcast[1] = channels;
 
-        let normalised = if self.training {
+        if self.training {
             let n: usize = axes.iter().map(|&d| shape[d]).product();
             assert!(
                 n > 1,
                 "{kind}: training needs more than one value per channel to estimate a variance, but input \
                  {shape:?} has {n} (use a larger batch, or switch to evaluation mode with `eval()`)"
             );
-            // `x.normalize(axes, eps)`, written out so that the batch statistics can be reused.
-            let mean = x.mean_axes(&axes, true);
-            let centred = x.sub(&mean);
-            let variance = centred.square().mean_axes(&axes, true);
-            let y = centred.div(&variance.add_scalar(eps).sqrt());
+            // One fused op (`Var::batch_norm`): normalise with the batch statistics, scale by γ
+            // and shift by β; it also hands back the statistics for the running averages.
+            let (y, stats) = x.batch_norm(self.weight.as_ref(), self.bias.as_ref(), eps);
 
-            // Running statistics: plain tensors (`.value()`), so nothing is recorded on the tape.
+            // Running statistics: plain tensors, so nothing is recorded on the tape.
             let dtype = self.running_mean.dtype();
-            let batch_mean = mean.value().reshape(&[channels]).to_dtype(dtype);
-            let unbiased = variance.value().reshape(&[channels]).mul_scalar(n as f64 / (n - 1) as f64).to_dtype(dtype);
+            let unbiased = stats.var.mul_scalar(n as f64 / (n - 1) as f64).to_dtype(dtype);
             let blend = |old: Tensor, new: Tensor| old.mul_scalar(1.0 - momentum).add(&new.mul_scalar(momentum));
-            self.running_mean.set_value(blend(self.running_mean.value(), batch_mean));
+            self.running_mean.set_value(blend(self.running_mean.value(), stats.mean.to_dtype(dtype)));
             self.running_var.set_value(blend(self.running_var.value(), unbiased));
-            y
-        } else {
-            let dtype = x.dtype();
-            let mean = self.running_mean.value().reshape(&broadcast).to_dtype(dtype);
-            let inv_std = self.running_var.value().reshape(&broadcast).to_dtype(dtype).add_scalar(eps).sqrt().recip();
-            x.sub(&Var::constant(mean)).mul(&Var::constant(inv_std))
-        };
+            return y;
+        }
 
+        // Evaluation: the running statistics, then γ and β.
+        let dtype = x.dtype();
+        let mean = self.running_mean.value().reshape(&broadcast).to_dtype(dtype);
+        let inv_std = self.running_var.value().reshape(&broadcast).to_dtype(dtype).add_scalar(eps).sqrt().recip();
+        let normalised = x.sub(&Var::constant(mean)).mul(&Var::constant(inv_std));
         let scaled = match self.weight {
             Some(w) => normalised.mul(&w.reshape(&broadcast)),
             None => normalised,

@@ -98,23 +98,10 @@ impl Module for Linear {
             shape.last() == Some(&in_features),
             "Linear: expected input [..., {in_features}] but received {shape:?}"
         );
-        // Leading axes ([batch, time, in]) are folded into one row axis first: one large
-        // [rows, in]·[in, out] product (and its backward) instead of a batch of small ones,
-        // whose weight gradient would also need an extra sum over the batch.
-        let rows: usize = shape[..shape.len() - 1].iter().product();
-        let flat = if shape.len() > 2 { input.reshape(&[rows, in_features]) } else { input.clone() };
-        let y = flat.matmul(&self.weight.t());
-        let y = match &self.bias {
-            Some(b) => y.add(b),
-            None => y,
-        };
-        if shape.len() > 2 {
-            let mut out_shape = shape[..shape.len() - 1].to_vec();
-            out_shape.push(self.weight.shape()[0]);
-            y.reshape(&out_shape)
-        } else {
-            y
-        }
+        // One fused op (`Var::linear`): the bias is written into the output and gemm adds
+        // x·Wᵀ on top; leading axes ([batch, time, in]) are folded into one row axis, so one
+        // large product (and its backward) replaces a batch of small ones.
+        input.linear(&self.weight, self.bias.as_ref())
     }
 
     fn kind(&self) -> &'static str {

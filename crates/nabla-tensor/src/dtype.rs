@@ -70,6 +70,8 @@ pub trait Element:
     fn wrap(array: ArcArray<Self, IxDyn>) -> Tensor;
     /// Borrows the array inside `tensor` if it holds this element type.
     fn unwrap(tensor: &Tensor) -> Option<&ArcArray<Self, IxDyn>>;
+    /// Borrows the array inside `tensor` mutably if it holds this element type.
+    fn unwrap_mut(tensor: &mut Tensor) -> Option<&mut ArcArray<Self, IxDyn>>;
     /// Converts from `f64` (rounding for `f32`).
     fn of(value: f64) -> Self;
     /// Converts to `f64` (exactly).
@@ -85,6 +87,12 @@ impl Element for f32 {
     }
     fn unwrap(tensor: &Tensor) -> Option<&ArcArray<Self, IxDyn>> {
         match &tensor.data {
+            Data::F32(a) => Some(a),
+            Data::F64(_) => None,
+        }
+    }
+    fn unwrap_mut(tensor: &mut Tensor) -> Option<&mut ArcArray<Self, IxDyn>> {
+        match &mut tensor.data {
             Data::F32(a) => Some(a),
             Data::F64(_) => None,
         }
@@ -107,6 +115,12 @@ impl Element for f64 {
     }
     fn unwrap(tensor: &Tensor) -> Option<&ArcArray<Self, IxDyn>> {
         match &tensor.data {
+            Data::F64(a) => Some(a),
+            Data::F32(_) => None,
+        }
+    }
+    fn unwrap_mut(tensor: &mut Tensor) -> Option<&mut ArcArray<Self, IxDyn>> {
+        match &mut tensor.data {
             Data::F64(a) => Some(a),
             Data::F32(_) => None,
         }

@@ -17,6 +17,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod batch_norm;
 pub mod binary;
 pub mod concat;
 pub mod conv;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod index;
 pub mod init;
 pub mod layout;
+pub mod linear;
 pub mod matmul;
 pub mod parallel;
 pub mod pool;

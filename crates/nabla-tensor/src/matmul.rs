@@ -160,6 +160,44 @@ fn matmul_kernel<E: Element>(
     unsafe { out.assume_init() }
 }
 
+/// `out ← out + a·b` for 2-D views with any strides, `out` row-major `[m, n]`; gemm splits
+/// the work over rayon's threads. Used by kernels that start the output from something other
+/// than zeros (the bias of [`Tensor::linear`]).
+pub(crate) fn gemm_accumulate<E: Element>(a: ndarray::ArrayView2<'_, E>, b: ndarray::ArrayView2<'_, E>, out: &mut [E]) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(k == k2 && out.len() == m * n, "gemm_accumulate: [{m}, {k}]·[{k2}, {n}] into {} elements", out.len());
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
+    let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
+    // SAFETY: the views' own strides keep every read inside them, and `out` holds m·n elements
+    // written with row stride n.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            E::one(),
+            E::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

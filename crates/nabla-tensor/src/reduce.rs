@@ -73,6 +73,113 @@ fn sum_lane<E: Element>(lane: ndarray::ArrayView1<'_, E>) -> E {
     }
 }
 
+/// The sum of a row-major array over `axes` (sorted, distinct, not empty), reading the input
+/// once in memory order instead of gathering each lane: the fast path of [`Tensor::sum_axes`].
+///
+/// Neighbouring axes that are both reduced or both kept act as one, so the shape becomes
+/// alternating *blocks*; for `x` of shape `[N, C, H, W]` summed over `[0, 2, 3]` (BatchNorm's
+/// statistics) they are `N` reduced, `C` kept, `H·W` reduced:
+///
+/// ```text
+/// for n in 0..N { for c in 0..C { out[c] += Σ x[n, c, ..] } }      (innermost: one contiguous lane)
+/// ```
+///
+/// and a bias gradient, `[B, F]` over `[0]`, is `for b in 0..B { out[..] += x[b, ..] }`, a vector
+/// add that the compiler vectorises. Large inputs are split into pieces of whole rows of the
+/// first block, summed on rayon's threads and then added in piece order; pieces depend only on
+/// the shape, so the result is the same on any number of threads.
+fn sum_row_major<E: Element>(xs: &[E], shape: &[usize], axes: &[usize], keepdim: bool) -> ArrayD<E> {
+    use rayon::prelude::*;
+
+    let mut blocks: Vec<Block> = Vec::new();
+    for (d, &len) in shape.iter().enumerate().filter(|&(_, &len)| len != 1) {
+        let reduced = axes.contains(&d);
+        match blocks.last_mut() {
+            Some(last) if last.reduced == reduced => last.len *= len,
+            _ => blocks.push(Block { len, reduced }),
+        }
+    }
+    let out_len: usize = blocks.iter().filter(|b| !b.reduced).map(|b| b.len).product();
+    let out_shape: Vec<usize> = if keepdim {
+        shape.iter().enumerate().map(|(d, &len)| if axes.contains(&d) { 1 } else { len }).collect()
+    } else {
+        shape.iter().enumerate().filter(|(d, _)| !axes.contains(d)).map(|(_, &len)| len).collect()
+    };
+    let mut out = vec![E::zero(); out_len];
+    match blocks.first() {
+        // Empty input, or every axis of extent 1.
+        _ if xs.is_empty() || blocks.is_empty() => {
+            if !xs.is_empty() {
+                out.copy_from_slice(xs);
+            }
+        }
+        Some(first) if first.reduced && blocks.len() > 1 => {
+            // Pieces of whole rows of the reduced first block, each summed into its own partial.
+            let row = xs.len() / first.len;
+            let rows_per_piece = (PIECE / row).max(1);
+            let partial = |piece: &[E]| {
+                let mut acc = vec![E::zero(); out_len];
+                for r in piece.chunks(row) {
+                    accumulate(r, &blocks[1..], &mut acc);
+                }
+                acc
+            };
+            let partials: Vec<Vec<E>> = if xs.len() >= crate::parallel::PARALLEL_THRESHOLD_CHEAP / 2 {
+                xs.par_chunks(rows_per_piece * row).map(partial).collect()
+            } else {
+                xs.chunks(rows_per_piece * row).map(partial).collect()
+            };
+            for p in partials {
+                out.iter_mut().zip(p).for_each(|(o, p)| *o = *o + p);
+            }
+        }
+        Some(first) if !first.reduced && xs.len() >= crate::parallel::PARALLEL_THRESHOLD_CHEAP / 2 => {
+            // Rows of a kept first block write disjoint parts of the output.
+            let (row, out_row) = (xs.len() / first.len, out_len / first.len);
+            out.par_chunks_mut(out_row).zip(xs.par_chunks(row)).for_each(|(o, r)| accumulate(r, &blocks[1..], o));
+        }
+        _ => accumulate(xs, &blocks, &mut out),
+    }
+    Array::from_shape_vec(IxDyn(&out_shape), out).expect("one value per kept position")
+}
+
+/// Elements per piece that [`sum_row_major`] sums on its own before adding the pieces.
+const PIECE: usize = 1 << 16;
+
+/// A run of neighbouring axes that are all reduced or all kept, seen as one axis of `len`.
+struct Block {
+    len: usize,
+    reduced: bool,
+}
+
+/// Adds the sums of `xs` (row-major, shaped by `blocks`) into `out` (shaped by the kept blocks).
+fn accumulate<E: Element>(xs: &[E], blocks: &[Block], out: &mut [E]) {
+    let Some((first, rest)) = blocks.split_first() else {
+        // No axis left: one element.
+        out[0] = out[0] + xs[0];
+        return;
+    };
+    if rest.is_empty() {
+        if first.reduced {
+            out[0] = out[0] + sum_lane(ndarray::ArrayView1::from(xs));
+        } else {
+            out.iter_mut().zip(xs).for_each(|(o, &x)| *o = *o + x);
+        }
+        return;
+    }
+    let row = xs.len() / first.len;
+    if first.reduced {
+        for r in xs.chunks(row) {
+            accumulate(r, rest, out);
+        }
+    } else {
+        let out_row = out.len() / first.len;
+        for (r, o) in xs.chunks(row).zip(out.chunks_mut(out_row)) {
+            accumulate(r, rest, o);
+        }
+    }
+}
+
 fn max_lane<E: Element>(lane: ndarray::ArrayView1<'_, E>) -> E {
     lane.iter().fold(E::neg_infinity(), |m, &x| crate::scalar::maximum(x, m))
 }
@@ -85,7 +192,10 @@ impl Tensor {
     /// Sum over `axes`; see the [module docs](self) for shapes.
     pub fn try_sum_axes(&self, axes: &[usize], keepdim: bool) -> Result<Tensor, ShapeError> {
         let axes = check_axes("sum", self.shape(), axes)?;
-        Ok(dispatch!(self, a => Tensor::from_array(reduce(a, &axes, keepdim, sum_lane))))
+        Ok(dispatch!(self, a => Tensor::from_array(match a.as_slice() {
+            Some(xs) if !axes.is_empty() => sum_row_major(xs, a.shape(), &axes, keepdim),
+            _ => reduce(a, &axes, keepdim, sum_lane),
+        })))
     }
 
     /// Sum over `axes`; panics at the caller's line on a bad axis.
@@ -250,5 +360,56 @@ mod tests {
     fn bad_axis_is_an_error() {
         let err = t234().try_sum_axes(&[3], false).unwrap_err();
         assert!(err.to_string().contains("axis 3 is out of range"), "{err}");
+    }
+
+    use proptest::prelude::*;
+
+    /// A shape of rank 1–4 with extents 0–5 (1 and 0 included on purpose), a subset of its
+    /// axes, and values.
+    fn sum_case() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Vec<f64>, bool)> {
+        prop::collection::vec(0usize..6, 1..5)
+            .prop_flat_map(|shape| {
+                let n: usize = shape.iter().product();
+                let rank = shape.len();
+                (
+                    Just(shape),
+                    prop::collection::vec(any::<bool>(), rank),
+                    prop::collection::vec(-4i32..5, n),
+                    any::<bool>(),
+                )
+            })
+            .prop_map(|(shape, pick, values, keepdim)| {
+                let axes = (0..shape.len()).filter(|&d| pick[d]).collect();
+                (shape, axes, values.into_iter().map(f64::from).collect(), keepdim)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The row-major fast path against the lane-gathering one (small integers, so both
+        /// sums are exact whatever the order).
+        #[test]
+        fn row_major_sum_equals_lane_sum((shape, axes, values, keepdim) in sum_case()) {
+            let x = Tensor::from_vec(values, &shape);
+            let fast = x.sum_axes(&axes, keepdim);
+            let a = x.as_array::<f64>().unwrap();
+            let slow = if axes.is_empty() { a.to_owned() } else { reduce(a, &axes, keepdim, sum_lane) };
+            prop_assert_eq!(fast.shape(), slow.shape());
+            prop_assert_eq!(fast.to_vec_f64(), slow.iter().copied().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn large_row_major_sums_split_into_pieces_and_stay_exact() {
+        // Enough elements for the parallel pieces, in both the reduced-first and kept-first forms.
+        let (n, c, hw) = (64, 16, 1024);
+        let values: Vec<f64> = (0..n * c * hw).map(|i| (i % 7) as f64).collect();
+        let x = Tensor::from_vec(values, &[n, c, hw]);
+        let a = x.as_array::<f64>().unwrap();
+        for axes in [vec![0, 2], vec![0], vec![1], vec![2], vec![0, 1]] {
+            let slow = reduce(a, &axes, false, sum_lane);
+            assert_eq!(x.sum_axes(&axes, false).to_vec_f64(), slow.iter().copied().collect::<Vec<_>>(), "{axes:?}");
+        }
     }
 }

@@ -195,6 +195,32 @@ impl Tensor {
         }
     }
 
+    /// The elements as one mutable row-major slice, for kernels that update a tensor in place
+    /// (an optimizer step). Copies first when this tensor shares its buffer with another handle
+    /// (copy-on-write, so no other tensor ever sees the change) or is a strided view.
+    ///
+    /// # Panics
+    /// If the tensor holds another dtype.
+    ///
+    /// ```
+    /// use nabla_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]);
+    /// let mut b = a.clone(); // shares a's buffer
+    /// b.as_slice_mut::<f32>()[0] = 5.0; // b gets its own copy first
+    /// assert_eq!((a.to_vec_f32(), b.to_vec_f32()), (vec![1.0, 2.0], vec![5.0, 2.0]));
+    /// ```
+    #[track_caller]
+    pub fn as_slice_mut<E: Element>(&mut self) -> &mut [E] {
+        if !self.is_contiguous() {
+            *self = self.contiguous();
+        }
+        let dtype = self.dtype();
+        match E::unwrap_mut(self) {
+            Some(a) => a.as_slice_mut().expect("made row-major above"),
+            None => panic!("as_slice_mut: tensor holds {dtype} but {} was asked for", E::DTYPE),
+        }
+    }
+
     /// The data as an owned ndarray array of `E` (no copy when this tensor is the only owner
     /// and already `E`; converted otherwise).
     pub fn into_array<E: Element>(self) -> ArrayD<E> {

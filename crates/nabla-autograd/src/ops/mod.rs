@@ -4,6 +4,7 @@
 mod abs;
 mod add;
 mod avg_pool2d;
+pub(crate) mod batch_norm;
 mod concat;
 mod conv2d;
 mod div;
@@ -11,6 +12,7 @@ mod erf;
 mod exp;
 mod gather;
 mod index_select;
+mod linear;
 mod ln;
 mod matmul;
 mod max;

@@ -38,7 +38,7 @@
 
 use nabla_autograd::{Gradients, Var};
 
-use super::elementwise::zip_map;
+use super::elementwise::zip_update;
 use super::slots::ParamSlots;
 use super::{Optimizer, OptimizerState, OptimizerStateError};
 
@@ -123,13 +123,11 @@ impl Optimizer for Adagrad {
         let lr = self.slots.learning_rate();
         self.slots.step(grads, |p, g, slots| {
             let [sum] = slots else { unreachable!("Adagrad keeps [S] per parameter") };
-            let [p, sum_new] = zip_map([p, g, sum], |[p, g, sum]| {
+            zip_update([p, sum], g, |g, [p, sum]| {
                 let g = g + wd * p;
                 let sum = sum + g * g;
                 [p - lr * g / (sum.sqrt() + eps), sum]
             });
-            *sum = sum_new;
-            p
         });
     }
 

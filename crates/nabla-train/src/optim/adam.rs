@@ -45,7 +45,7 @@
 use nabla_autograd::{Gradients, Var};
 use nabla_tensor::Tensor;
 
-use super::elementwise::zip_map;
+use super::elementwise::zip_update;
 use super::slots::ParamSlots;
 use super::{Optimizer, OptimizerState, OptimizerStateError};
 
@@ -128,24 +128,21 @@ pub(super) struct AdamStep {
 }
 
 impl AdamStep {
-    /// Updates `p` and its `[m, v]` in one pass; returns the new `p`.
-    pub(super) fn apply(&self, p: &Tensor, g: &Tensor, slots: &mut [Tensor]) -> Tensor {
+    /// Updates `p` and its `[m, v]` in place, in one pass.
+    pub(super) fn apply(&self, p: &mut Tensor, g: &Tensor, slots: &mut [Tensor]) {
         let AdamStep { lr, beta1: b1, beta2: b2, epsilon: eps, t, l2, decoupled } = *self;
         let t = i32::try_from(t).unwrap_or(i32::MAX);
         // Folded as PyTorch does: lr·m̂/(√v̂ + ε) = (lr/bc₁)·m / (√v/√bc₂ + ε).
         let step_size = lr / (1.0 - b1.powi(t));
         let sqrt_bc2 = (1.0 - b2.powi(t)).sqrt();
         let [m, v] = slots else { unreachable!("the Adam family keeps [m, v] per parameter") };
-        let [p, m_new, v_new] = zip_map([p, g, m, v], |[p, g, m, v]| {
+        zip_update([p, m, v], g, |g, [p, m, v]| {
             let p = p * (1.0 - lr * decoupled);
             let g = g + l2 * p;
             let m = b1 * m + (1.0 - b1) * g;
             let v = b2 * v + (1.0 - b2) * g * g;
             [p - step_size * m / (v.sqrt() / sqrt_bc2 + eps), m, v]
         });
-        *m = m_new;
-        *v = v_new;
-        p
     }
 }
 

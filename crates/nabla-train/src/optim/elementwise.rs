@@ -1,57 +1,78 @@
-//! One pass over a parameter and its state: how the optimizers fuse their updates.
+//! One pass over a parameter and its state, in place: how the optimizers fuse their updates.
 //!
 //! Written with tensor ops, one Adam step is about ten passes over memory (`β₁·m`, `+ (1−β₁)·g`,
-//! `g²`, `√v`, …), each allocating a temporary tensor. [`zip_map`] instead reads the `k`-th
-//! element of every input, hands them to a closure that states the update for *one number*, and
-//! writes the `k`-th element of every output: one pass, one allocation per output, and the
-//! optimizer's code reads like its formula.
+//! `g²`, `√v`, …), each allocating a temporary tensor. [`zip_update`] instead reads the `k`-th
+//! gradient element and the `k`-th element of the parameter and of each state tensor, hands them
+//! to a closure that states the update for *one number*, and writes the results back in place:
+//! one pass, no allocation, and the optimizer's code reads like its formula.
+//!
+//! ```text
+//! zip_update([p, m, v], g, |g, [p, m, v]| [p′, m′, v′])      for every position k
+//! ```
 //!
 //! The closure computes in `f64` (exact for `f64` parameters, a little more precise than `f32`
-//! arithmetic for `f32` ones); outputs are rounded to the dtype of the first input, the
-//! parameter. Elements are visited in row-major order, so results are deterministic.
+//! arithmetic for `f32` ones); results are rounded to the parameter's dtype. Large tensors are
+//! split into chunks updated on rayon's threads; every element's update depends on that
+//! element alone, so the result is the same whatever the split.
 
+use nabla_tensor::parallel::PARALLEL_THRESHOLD;
 use nabla_tensor::{DType, Element, Tensor};
+use rayon::prelude::*;
 
-/// `f` applied to the elements of `inputs` at each position, giving `O` tensors of the shape and
-/// dtype of `inputs[0]`.
+/// Elements per chunk handed to one thread.
+const CHUNK: usize = 1 << 14;
+
+/// `f(g, [p, s₁, …])` applied at every position, writing `[p′, s₁′, …]` back into `targets`
+/// (the parameter, then its state tensors). `targets` are converted to the dtype of the first
+/// and made row-major if needed; `grad` is read in that dtype.
 ///
 /// # Panics
-/// If the inputs' shapes differ.
+/// If the shapes of `targets` and `grad` differ.
 #[track_caller]
-pub(crate) fn zip_map<const I: usize, const O: usize>(
-    inputs: [&Tensor; I],
-    f: impl Fn([f64; I]) -> [f64; O],
-) -> [Tensor; O] {
-    match inputs[0].dtype() {
-        DType::F32 => zip_map_as::<f32, I, O>(inputs, f),
-        DType::F64 => zip_map_as::<f64, I, O>(inputs, f),
+pub(crate) fn zip_update<const N: usize>(
+    mut targets: [&mut Tensor; N],
+    grad: &Tensor,
+    f: impl Fn(f64, [f64; N]) -> [f64; N] + Sync,
+) {
+    let shape = grad.shape().to_vec();
+    for t in &targets {
+        assert_eq!(t.shape(), shape.as_slice(), "zip_update: shapes differ");
+    }
+    let dtype = targets[0].dtype();
+    for t in targets.iter_mut().filter(|t| t.dtype() != dtype) {
+        **t = t.to_dtype(dtype);
+    }
+    match dtype {
+        DType::F32 => zip_update_as::<f32, N>(targets, grad, f),
+        DType::F64 => zip_update_as::<f64, N>(targets, grad, f),
     }
 }
 
-#[track_caller]
-fn zip_map_as<E: Element, const I: usize, const O: usize>(
-    inputs: [&Tensor; I],
-    f: impl Fn([f64; I]) -> [f64; O],
-) -> [Tensor; O] {
-    let shape = inputs[0].shape().to_vec();
-    for t in &inputs {
-        assert_eq!(t.shape(), shape.as_slice(), "zip_map: shapes differ");
-    }
-    // Row-major copies in E (cheap clones when they already are).
-    let owned: [Tensor; I] = inputs.map(|t| t.to_dtype(E::DTYPE).contiguous());
-    let slices: [&[E]; I] = std::array::from_fn(|i| {
-        owned[i].as_array::<E>().and_then(|a| a.as_slice()).expect("converted to a row-major E array above")
-    });
-    let n = inputs[0].len();
-    let mut outputs: [Vec<E>; O] = std::array::from_fn(|_| vec![E::zero(); n]);
-    let mut out: [&mut [E]; O] = outputs.each_mut().map(|v| v.as_mut_slice());
-    for k in 0..n {
-        let y = f(slices.map(|s| s[k].to_f64_exact()));
-        for (o, y) in out.iter_mut().zip(y) {
-            o[k] = E::of(y);
+fn zip_update_as<E: Element, const N: usize>(
+    targets: [&mut Tensor; N],
+    grad: &Tensor,
+    f: impl Fn(f64, [f64; N]) -> [f64; N] + Sync,
+) {
+    let grad = grad.to_dtype(E::DTYPE).contiguous();
+    let g: &[E] = grad.as_array::<E>().and_then(|a| a.as_slice()).expect("converted to a row-major E array above");
+    let mut chunks = targets.map(|t| t.as_slice_mut::<E>().chunks_mut(CHUNK));
+    let parts: Vec<([&mut [E]; N], &[E])> = g
+        .chunks(CHUNK)
+        .map(|g| (chunks.each_mut().map(|c| c.next().expect("targets have the gradient's length")), g))
+        .collect();
+    let update = |(mut t, g): ([&mut [E]; N], &[E])| {
+        for (k, &gk) in g.iter().enumerate() {
+            let y = f(gk.to_f64_exact(), std::array::from_fn(|i| t[i][k].to_f64_exact()));
+            for (t, y) in t.iter_mut().zip(y) {
+                t[k] = E::of(y);
+            }
         }
+    };
+    if g.len() >= PARALLEL_THRESHOLD {
+        parts.into_par_iter().for_each(update);
+    } else {
+        parts.into_iter().for_each(update);
     }
-    outputs.map(|values| Tensor::from_vec(values, &shape))
 }
 
 /// `Σ xᵢ²` over all elements, accumulated in `f64` in row-major order.
@@ -70,15 +91,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zip_map_fuses_several_outputs_and_keeps_the_first_dtype() {
-        let p = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
-        // A transposed f64 input: converted and read in row-major order of its logical shape.
+    fn zip_update_writes_in_place_and_copies_shared_buffers() {
+        let mut p = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+        let before = p.clone(); // shares p's buffer: must not change
+        let mut m = Tensor::from_vec(vec![0.5f32; 4], &[2, 2]).t(); // strided: made row-major
+                                                                    // A transposed f64 gradient: converted and read in row-major order of its logical shape.
         let g = Tensor::from_vec(vec![10.0f64, 30.0, 20.0, 40.0], &[2, 2]).t();
-        let [sum, prod] = zip_map([&p, &g], |[p, g]| [p + g, p * g]);
-        assert_eq!(sum.dtype(), DType::F32);
-        assert_eq!(sum.shape(), &[2, 2]);
-        assert_eq!(sum.to_vec_f64(), vec![11.0, 22.0, 33.0, 44.0]);
-        assert_eq!(prod.to_vec_f64(), vec![10.0, 40.0, 90.0, 160.0]);
+        zip_update([&mut p, &mut m], &g, |g, [p, m]| [p + g, m * g]);
+        assert_eq!(p.dtype(), DType::F32);
+        assert_eq!(p.to_vec_f64(), vec![11.0, 22.0, 33.0, 44.0]);
+        assert_eq!(m.to_vec_f64(), vec![5.0, 10.0, 15.0, 20.0]);
+        assert_eq!(before.to_vec_f64(), vec![1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn zip_update_in_parallel_chunks_equals_one_pass() {
+        let n = 3 * CHUNK + 17;
+        let values: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+        let mut p = Tensor::from_vec(values.clone(), &[n]);
+        let g = Tensor::from_vec(values.iter().map(|v| v * v).collect::<Vec<_>>(), &[n]);
+        zip_update([&mut p], &g, |g, [p]| [p - 0.1 * g / (g.sqrt() + 1e-8)]);
+        let expected: Vec<f64> = values.iter().map(|&p| p - 0.1 * (p * p) / ((p * p).sqrt() + 1e-8)).collect();
+        assert_eq!(p.to_vec_f64(), expected);
     }
 
     #[test]

@@ -41,7 +41,7 @@
 
 use nabla_autograd::{Gradients, Var};
 
-use super::elementwise::zip_map;
+use super::elementwise::zip_update;
 use super::slots::ParamSlots;
 use super::{Optimizer, OptimizerState, OptimizerStateError};
 
@@ -148,40 +148,24 @@ impl Optimizer for RmsProp {
         };
         // One fused pass per variant, each carrying only the state it keeps.
         self.slots.step(grads, |p, g, slots| match slots {
-            [s] => {
-                let [p, s_new] = zip_map([p, g, s], |[p, g, s]| {
-                    let (g, s, _, d) = averages(p, g, s, 0.0);
-                    [p - lr * g / d, s]
-                });
-                *s = s_new;
-                p
-            }
-            [s, a] if centered => {
-                let [p, s_new, a_new] = zip_map([p, g, s, a], |[p, g, s, a]| {
-                    let (g, s, a, d) = averages(p, g, s, a);
-                    [p - lr * g / d, s, a]
-                });
-                (*s, *a) = (s_new, a_new);
-                p
-            }
-            [s, b] => {
-                let [p, s_new, b_new] = zip_map([p, g, s, b], |[p, g, s, b]| {
-                    let (g, s, _, d) = averages(p, g, s, 0.0);
-                    let b = mu * b + g / d;
-                    [p - lr * b, s, b]
-                });
-                (*s, *b) = (s_new, b_new);
-                p
-            }
-            [s, a, b] => {
-                let [p, s_new, a_new, b_new] = zip_map([p, g, s, a, b], |[p, g, s, a, b]| {
-                    let (g, s, a, d) = averages(p, g, s, a);
-                    let b = mu * b + g / d;
-                    [p - lr * b, s, a, b]
-                });
-                (*s, *a, *b) = (s_new, a_new, b_new);
-                p
-            }
+            [s] => zip_update([p, s], g, |g, [p, s]| {
+                let (g, s, _, d) = averages(p, g, s, 0.0);
+                [p - lr * g / d, s]
+            }),
+            [s, a] if centered => zip_update([p, s, a], g, |g, [p, s, a]| {
+                let (g, s, a, d) = averages(p, g, s, a);
+                [p - lr * g / d, s, a]
+            }),
+            [s, b] => zip_update([p, s, b], g, |g, [p, s, b]| {
+                let (g, s, _, d) = averages(p, g, s, 0.0);
+                let b = mu * b + g / d;
+                [p - lr * b, s, b]
+            }),
+            [s, a, b] => zip_update([p, s, a, b], g, |g, [p, s, a, b]| {
+                let (g, s, a, d) = averages(p, g, s, a);
+                let b = mu * b + g / d;
+                [p - lr * b, s, a, b]
+            }),
             _ => unreachable!("RMSprop keeps one to three tensors per parameter"),
         });
     }

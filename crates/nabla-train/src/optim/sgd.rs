@@ -38,7 +38,7 @@
 
 use nabla_autograd::{Gradients, Var};
 
-use super::elementwise::zip_map;
+use super::elementwise::zip_update;
 use super::slots::ParamSlots;
 use super::{Optimizer, OptimizerState, OptimizerStateError};
 
@@ -123,20 +123,13 @@ impl Optimizer for Sgd {
         let SgdConfig { momentum: mu, nesterov, weight_decay: wd, .. } = self.config;
         let lr = self.slots.learning_rate();
         self.slots.step(grads, |p, g, slots| match slots {
-            [] => {
-                let [p] = zip_map([p, g], |[p, g]| [p - lr * (g + wd * p)]);
-                p
-            }
-            [velocity] => {
-                let [p, b] = zip_map([p, g, velocity], |[p, g, b]| {
-                    let g = g + wd * p;
-                    let b = mu * b + g;
-                    let g = if nesterov { g + mu * b } else { b };
-                    [p - lr * g, b]
-                });
-                *velocity = b;
-                p
-            }
+            [] => zip_update([p], g, |g, [p]| [p - lr * (g + wd * p)]),
+            [velocity] => zip_update([p, velocity], g, |g, [p, b]| {
+                let g = g + wd * p;
+                let b = mu * b + g;
+                let g = if nesterov { g + mu * b } else { b };
+                [p - lr * g, b]
+            }),
             _ => unreachable!("SGD keeps at most one tensor per parameter"),
         });
     }

@@ -60,29 +60,24 @@ impl ParamSlots {
         self.lr = lr;
     }
 
-    /// One optimizer step: for every parameter with a gradient, `update(p, g, slots)` returns
-    /// the new value of `p` and may replace the slots. Counts the step.
+    /// One optimizer step: for every parameter with a gradient, `update(p, g, slots)` changes
+    /// the parameter's value `p` and its slots in place. Counts the step.
     ///
     /// # Panics
     /// If a gradient's shape differs from its parameter's.
     #[track_caller]
-    pub(crate) fn step(
-        &mut self,
-        grads: &Gradients,
-        mut update: impl FnMut(&Tensor, &Tensor, &mut [Tensor]) -> Tensor,
-    ) {
+    pub(crate) fn step(&mut self, grads: &Gradients, mut update: impl FnMut(&mut Tensor, &Tensor, &mut [Tensor])) {
         for ((name, param), slots) in self.params.iter().zip(&mut self.slots) {
             let Some(grad) = grads.get(param) else { continue };
-            let value = param.value();
+            let shape = param.shape();
             assert!(
-                grad.shape() == value.shape(),
+                grad.shape() == shape.as_slice(),
                 "{}: the gradient of `{name}` has shape {:?} but the parameter has shape {:?}",
                 self.optimizer,
                 grad.shape(),
-                value.shape()
+                shape
             );
-            let grad = grad.to_dtype(value.dtype());
-            param.set_value(update(&value, &grad, slots));
+            param.update_value(|value| update(value, grad, slots));
         }
         self.step += 1;
     }
