@@ -41,6 +41,10 @@ mod report;
 mod system;
 mod workloads;
 
+// Linked for its global allocator (mimalloc), so the benchmarks measure what a program using
+// `nabla` gets by default.
+use nabla as _;
+
 use std::process::ExitCode;
 
 use cli::{Command, UsageError};

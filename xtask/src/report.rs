@@ -78,6 +78,12 @@ pub fn facts(threads: usize, seconds: f64, in_process: bool, flush_denormals: bo
             format!("CPU {:.0}% busy just before the run, 1-minute load average {load:.2} ({verdict})", busy * 100.0),
         ));
     }
+    facts.push((
+        "allocator",
+        "mimalloc, the global allocator the `nabla` crate installs by default (freed buffers are reused, \
+         not returned to the OS every step)"
+            .to_string(),
+    ));
     let env = system::relevant_env();
     facts.push((
         "env",
