@@ -195,7 +195,9 @@ mod tests {
             assert!(peak_rss_mb() > 0.0);
             let before = minor_page_faults().unwrap();
             let touched = std::hint::black_box(vec![1u8; 64 << 20]);
-            assert!(minor_page_faults().unwrap() > before + 1000, "64 MiB of fresh pages fault in");
+            // 64 MiB of fresh pages fault in: 16,384 faults with 4 KiB pages, at least 32 when
+            // the allocator asks for 2 MiB transparent huge pages (mimalloc does).
+            assert!(minor_page_faults().unwrap() >= before + 32, "64 MiB of fresh pages fault in");
             drop(touched);
         }
     }

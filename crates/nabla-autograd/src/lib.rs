@@ -39,4 +39,6 @@ pub use backward::{grad, Gradients};
 pub use mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use nabla_tensor::{or_panic, ShapeError};
 pub use ops::batch_norm::{batch_norm_composed, BatchStats};
+pub use ops::layer_norm::layer_norm_composed;
+pub use ops::lstm_cell::lstm_cell_composed;
 pub use var::{Var, VarId};

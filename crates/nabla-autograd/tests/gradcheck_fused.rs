@@ -1,9 +1,11 @@
 //! Property-based checks of the fused ops against finite differences and against their
-//! composed forms (their oracles): batch normalisation. (The fused dense product `linear` is
-//! checked beside `matmul` in `gradcheck_shape.rs`.)
+//! composed forms (their oracles): batch and layer normalisation, softmax and log-softmax, GELU,
+//! the LSTM cell. (The fused
+//! dense product `linear` is checked beside `matmul` in `gradcheck_shape.rs`; softmax against
+//! finite differences also in `gradcheck_reduce.rs`.)
 
 use nabla_autograd::gradcheck::{check_gradients, check_second_order, strategies as st, Tolerance};
-use nabla_autograd::{batch_norm_composed, Var};
+use nabla_autograd::{batch_norm_composed, layer_norm_composed, lstm_cell_composed, Var};
 use nabla_tensor::{init, rng, DType, Tensor};
 use proptest::prelude::*;
 
@@ -80,6 +82,134 @@ proptest! {
             x.batch_norm(w, b, 1e-3).0.tanh()
         };
         if let Err(e) = check_second_order(f, &inputs(&shape, weight, bias, seed), Tolerance::default()) {
+            panic!("{e}");
+        }
+    }
+}
+
+fn shape_and_axis() -> impl Strategy<Value = (Vec<usize>, usize, u64)> {
+    st::shape_with_rank(1, 4, 4).prop_flat_map(|s| {
+        let rank = s.len();
+        (Just(s), 0..rank, any::<u64>())
+    })
+}
+
+proptest! {
+    #![proptest_config(st::config(32))]
+
+    #[test]
+    fn softmax_and_log_softmax_equal_composed((shape, axis, seed) in shape_and_axis()) {
+        let x = Var::new(random(&shape, seed).mul_scalar(3.0));
+        let r = Var::constant(random(&shape, seed ^ 1));
+        let pairs = [(x.softmax(axis), x.softmax_composed(axis)), (x.log_softmax(axis), x.log_softmax_composed(axis))];
+        for (fused, composed) in pairs {
+            prop_assert!(fused.value().allclose(&composed.value(), 1e-12, 1e-12));
+            let (gf, gc) = (fused.mul(&r).sum().backward(), composed.mul(&r).sum().backward());
+            prop_assert!(gf.get(&x).unwrap().allclose(gc.get(&x).unwrap(), 1e-10, 1e-10));
+        }
+    }
+
+    #[test]
+    fn gelu_fused_and_equal_composed(x in st::shape(3, 4).prop_flat_map(st::tensor)) {
+        let f = |v: &[Var]| v[0].gelu();
+        if let Err(e) = check_gradients(f, std::slice::from_ref(&x), Tolerance::default()) {
+            panic!("{e}");
+        }
+        if let Err(e) = check_second_order(f, std::slice::from_ref(&x), Tolerance::default()) {
+            panic!("{e}");
+        }
+        let v = Var::new(x.mul_scalar(2.0));
+        let r = Var::constant(random(&v.shape(), 5));
+        prop_assert!(v.gelu().value().allclose(&v.gelu_composed().value(), 1e-12, 1e-12));
+        let (gf, gc) = (v.gelu().mul(&r).sum().backward(), v.gelu_composed().mul(&r).sum().backward());
+        prop_assert!(gf.get(&v).unwrap().allclose(gc.get(&v).unwrap(), 1e-10, 1e-10));
+    }
+
+    #[test]
+    fn lstm_cell_fused_and_equal_composed(batch in 1usize..4, hidden in 1usize..4, seed in any::<u64>()) {
+        let inputs = [random(&[batch, 4 * hidden], seed), random(&[batch, hidden], seed ^ 1)];
+        let f = |v: &[Var]| v[0].lstm_cell(&v[1]).mul(&Var::constant(random(&[batch, 2 * hidden], 3)));
+        if let Err(e) = check_gradients(f, &inputs, Tolerance::default()) {
+            panic!("{e}");
+        }
+        if let Err(e) = check_second_order(f, &inputs, Tolerance::default()) {
+            panic!("{e}");
+        }
+        let (z, c) = (Var::new(inputs[0].clone()), Var::new(inputs[1].clone()));
+        let r = Var::constant(random(&[batch, 2 * hidden], seed ^ 2));
+        let (fused, composed) = (z.lstm_cell(&c), lstm_cell_composed(&z, &c));
+        prop_assert!(fused.value().allclose(&composed.value(), 1e-12, 1e-12));
+        let (gf, gc) = (fused.mul(&r).sum().backward(), composed.mul(&r).sum().backward());
+        for p in [&z, &c] {
+            prop_assert!(gf.get(p).unwrap().allclose(gc.get(p).unwrap(), 1e-12, 1e-12));
+        }
+    }
+
+    #[test]
+    fn softmax_second_order((shape, axis, seed) in shape_and_axis()) {
+        let f = move |v: &[Var]| v[0].softmax(axis).mul(&Var::constant(random(&v[0].shape(), 7)));
+        if let Err(e) = check_second_order(f, &[random(&shape, seed)], Tolerance::default()) {
+            panic!("{e}");
+        }
+    }
+}
+
+/// A shape of rank 1–3 with extents 2–4, how many trailing axes to normalise, whether `γ` and
+/// `β` exist, and a seed.
+fn ln_case() -> impl Strategy<Value = (Vec<usize>, usize, bool, bool, u64)> {
+    prop::collection::vec(2usize..5, 1..4).prop_flat_map(|shape| {
+        let rank = shape.len();
+        (Just(shape), 1..=rank, any::<bool>(), any::<bool>(), any::<u64>())
+    })
+}
+
+fn ln_inputs(shape: &[usize], k: usize, weight: bool, bias: bool, seed: u64) -> Vec<Tensor> {
+    let normalized = &shape[shape.len() - k..];
+    let mut inputs = vec![random(shape, seed)];
+    if weight {
+        inputs.push(random(normalized, seed ^ 1));
+    }
+    if bias {
+        inputs.push(random(normalized, seed ^ 2));
+    }
+    inputs
+}
+
+proptest! {
+    #![proptest_config(st::config(24))]
+
+    #[test]
+    fn layer_norm_fused((shape, k, weight, bias, seed) in ln_case()) {
+        let f = |v: &[Var]| {
+            let (x, w, b) = split(v, weight);
+            x.layer_norm(k, w, b, 1e-3).mul(&Var::constant(random(&x.shape(), 99)))
+        };
+        if let Err(e) = check_gradients(f, &ln_inputs(&shape, k, weight, bias, seed), Tolerance::default()) {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
+    fn layer_norm_equals_composed((shape, k, weight, bias, seed) in ln_case()) {
+        let vars: Vec<Var> = ln_inputs(&shape, k, weight, bias, seed).into_iter().map(Var::new).collect();
+        let (x, w, b) = split(&vars, weight);
+        let r = Var::constant(random(&shape, seed ^ 3));
+        let fused = x.layer_norm(k, w, b, 1e-5);
+        let composed = layer_norm_composed(x, k, w, b, 1e-5);
+        prop_assert!(fused.value().allclose(&composed.value(), 1e-10, 1e-10));
+        let (gf, gc) = (fused.mul(&r).sum().backward(), composed.mul(&r).sum().backward());
+        for p in &vars {
+            prop_assert!(gf.get(p).unwrap().allclose(gc.get(p).unwrap(), 1e-9, 1e-9));
+        }
+    }
+
+    #[test]
+    fn layer_norm_second_order((shape, k, weight, bias, seed) in ln_case()) {
+        let f = |v: &[Var]| {
+            let (x, w, b) = split(v, weight);
+            x.layer_norm(k, w, b, 1e-3).tanh()
+        };
+        if let Err(e) = check_second_order(f, &ln_inputs(&shape, k, weight, bias, seed), Tolerance::default()) {
             panic!("{e}");
         }
     }

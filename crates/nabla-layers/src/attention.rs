@@ -125,7 +125,9 @@ pub fn attention_weights(q: &Var, k: &Var, mask: Option<&Tensor>) -> Var {
         "attention: expected q [..., tq, d] and k [..., tk, d] with the same d but received q {qs:?} and k {ks:?}"
     );
     let d = qs[qs.len() - 1];
-    let scores = q.matmul(&k.t()).mul_scalar(1.0 / (d as f64).sqrt());
+    // The 1/√d scale is applied to q ([.., tq, d]) rather than to the scores ([.., tq, tk]):
+    // the same product, on the smaller tensor.
+    let scores = q.mul_scalar(1.0 / (d as f64).sqrt()).matmul(&k.t());
     let Some(mask) = mask else {
         return scores.softmax(scores.ndim() - 1);
     };

@@ -110,16 +110,9 @@ impl Module for LayerNorm {
             "LayerNorm: expected input [..., {}] but received {shape:?}",
             self.normalized_shape.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
         );
-        let axes: Vec<usize> = (shape.len() - k..shape.len()).collect();
-        let y = input.normalize(&axes, self.eps);
-        let y = match &self.weight {
-            Some(w) => y.mul(w),
-            None => y,
-        };
-        match &self.bias {
-            Some(b) => y.add(b),
-            None => y,
-        }
+        // One fused op (`Var::layer_norm`): normalise each row of the last k axes, scale by
+        // γ and shift by β.
+        input.layer_norm(k, self.weight.as_ref(), self.bias.as_ref(), self.eps)
     }
 
     fn kind(&self) -> &'static str {

@@ -128,8 +128,9 @@ impl Tensor {
     /// ```
     ///
     /// With groups, group `g` multiplies its `O` rows of the weight by its `C·kh·kw` rows of
-    /// `cols`. Images are spread over threads (each writes its own output block), and the
-    /// operands are passed to gemm with their strides, never transposed by copying.
+    /// `cols`. Consecutive images are taken in runs whose patch matrices sit side by side, so
+    /// each gemm is wide even for small feature maps; runs are spread over threads (each writes
+    /// its own output block), and the operands are passed to gemm with their strides.
     pub fn try_conv2d(&self, weight: &Tensor, spec: Conv2dSpec) -> Result<Tensor, ShapeError> {
         let op = "conv2d";
         let operands: &[&[usize]] = &[self.shape(), weight.shape()];
@@ -227,11 +228,11 @@ impl Tensor {
     /// | `grad_out` | `[n, c_out, oh, ow]` |
     /// | `weight_shape`, result | `[c_out, c_in/groups, kh, kw]` |
     ///
-    /// Computed per image and group as `dW_g += grad_out_g · cols_gᵀ` (im2col, then one gemm
-    /// with `colsᵀ` read through its strides). The batch is cut into at most
-    /// `WEIGHT_GRAD_CHUNKS` (8) runs of consecutive images, each summed on its own thread, and
-    /// the partial sums are added in run order. The runs depend only on the batch size, so the
-    /// result is bit-identical from run to run and from machine to machine.
+    /// Computed per run of consecutive images and group as `dW_g = grad_out_g · cols_gᵀ`, the
+    /// run's output gradients and patch matrices side by side (im2col, then one gemm with
+    /// `colsᵀ` read through its strides); runs are summed on rayon's threads and the partial
+    /// sums added in run order. The runs depend only on the shapes, so the result is
+    /// bit-identical from run to run and from machine to machine.
     ///
     /// ```
     /// use nabla_tensor::{Conv2dSpec, DType, Tensor};
@@ -270,10 +271,6 @@ impl Tensor {
         or_panic(Tensor::try_conv2d_backward_weight(input, grad_out, weight_shape, spec))
     }
 }
-
-/// The weight gradient sums the batch in at most this many runs of consecutive images, one
-/// task each; a fixed number (not the thread count) keeps the result the same on every machine.
-const WEIGHT_GRAD_CHUNKS: usize = 8;
 
 /// The sizes of one convolution, checked once and shared by the three kernels.
 #[derive(Clone, Copy, Debug)]
@@ -410,11 +407,6 @@ impl Geometry {
         self.c_out * self.out_pixels()
     }
 
-    /// Elements of one image's patch matrix, all groups: `c_in·kh·kw · oh·ow`.
-    fn cols_len(&self) -> usize {
-        self.groups() * self.patch_len() * self.out_pixels()
-    }
-
     fn input_shape(&self) -> [usize; 4] {
         [self.batch, self.c_in, self.in_hw[0], self.in_hw[1]]
     }
@@ -458,69 +450,168 @@ fn row_major<E: Element>(array: &ArcArray<E, IxDyn>) -> &[E] {
     array.as_slice().expect("made row-major by .contiguous()")
 }
 
-/// `y` for every image: im2col, then `y_g = W_g · cols_g` for each group.
+/// Columns one run's patch matrix should reach. One image of a small feature map (8×8 pixels
+/// in the last stage of a CIFAR ResNet) gives a patch matrix only 64 columns wide, and gemm on
+/// such thin matrices spends more time packing than multiplying; placing the patch matrices
+/// of several consecutive images side by side gives one wide product instead.
+const RUN_COLUMNS: usize = 4096;
+
+/// How many consecutive images form one run: enough for [`RUN_COLUMNS`] columns, at most half
+/// the batch (so two threads share the work), at least one. It depends only on the shapes, so
+/// every result, including the weight gradient's sum over runs, is the same on every machine
+/// and thread count.
+fn images_per_run(geo: &Geometry) -> usize {
+    RUN_COLUMNS.div_ceil(geo.out_pixels().max(1)).min(geo.batch.div_ceil(2)).max(1)
+}
+
+/// The two work matrices of a run of `r` images, `W = r·L` columns wide (image `j` of the run
+/// owns columns `j·L .. (j+1)·L`): the patch matrix `cols` `[c_in·kh·kw, W]` and the
+/// output-side matrix `wide` `[c_out, W]`. Allocated once per thread and reused.
+struct RunBuffers<E> {
+    cols: Vec<E>,
+    wide: Vec<E>,
+}
+
+impl<E: Element> RunBuffers<E> {
+    fn new(geo: &Geometry) -> Self {
+        let width = images_per_run(geo) * geo.out_pixels();
+        RunBuffers {
+            cols: vec![E::zero(); geo.groups() * geo.patch_len() * width],
+            wide: vec![E::zero(); geo.c_out * width],
+        }
+    }
+}
+
+/// Copies the output-shaped blocks of the run's images (`[r, c_out, L]`, row-major) into the
+/// columns of `wide` (`[c_out, r·L]`), or back when `into_images` is set.
+fn swap_layout<E: Element>(images: &mut [E], wide: &mut [E], geo: &Geometry, r: usize, into_images: bool) {
+    let (l, width) = (geo.out_pixels(), r * geo.out_pixels());
+    for j in 0..r {
+        for oc in 0..geo.c_out {
+            let image = &mut images[(j * geo.c_out + oc) * l..][..l];
+            let column = &mut wide[oc * width + j * l..][..l];
+            if into_images {
+                image.copy_from_slice(column);
+            } else {
+                column.copy_from_slice(image);
+            }
+        }
+    }
+}
+
+/// Runs `f(images, out_run, buffers, parallelism)` for every run of images, where `out_run` is
+/// the run's block of `out` (`image_len` elements per image).
+///
+/// With several runs, runs are spread over rayon's threads (each writes only its own block)
+/// and gemm runs single-threaded inside; with one run, gemm uses the threads.
+fn for_each_run<E, F>(out: &mut [E], image_len: usize, geo: &Geometry, f: F)
+where
+    E: Element,
+    F: Fn(Range<usize>, &mut [E], &mut RunBuffers<E>, gemm::Parallelism) + Send + Sync,
+{
+    if out.is_empty() {
+        return;
+    }
+    let r = images_per_run(geo);
+    let images = |i: usize| i * r..((i + 1) * r).min(geo.batch);
+    if geo.batch > r {
+        out.par_chunks_mut(r * image_len).enumerate().for_each_init(
+            || RunBuffers::new(geo),
+            |buffers, (i, out_run)| f(images(i), out_run, buffers, gemm::Parallelism::None),
+        );
+    } else {
+        f(images(0), out, &mut RunBuffers::new(geo), gemm::Parallelism::Rayon(0));
+    }
+}
+
+/// `y` for every run of images: im2col of each image into the run's patch matrix, then
+/// `wide_g = W_g · cols_g` for each group, then the columns of `wide` back into images.
 fn conv2d_kernel<E: Element>(x: &[E], w: &[E], geo: &Geometry) -> Vec<E> {
     let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
     let mut y = vec![E::zero(); geo.batch * geo.output_len()];
-    for_each_image(&mut y, geo.output_len(), geo.cols_len(), |n, y_n, cols, parallelism| {
-        im2col(&x[n * geo.input_len()..][..geo.input_len()], geo, cols);
-        for g in 0..geo.groups() {
-            // y_g [O, L] = W_g [O, K] · cols_g [K, L]
-            let lhs = (&w[g * o * k..], [k, 1]);
-            let rhs = (&cols[g * k * l..], [l, 1]);
-            gemm_into([o, k, l], &mut y_n[g * o * l..][..o * l], false, lhs, rhs, parallelism);
+    for_each_run(&mut y, geo.output_len(), geo, |images, y_run, buf, parallelism| {
+        let (r, width) = (images.len(), images.len() * l);
+        for (j, n) in images.enumerate() {
+            im2col(&x[n * geo.input_len()..][..geo.input_len()], geo, &mut buf.cols, width, j * l);
         }
+        for g in 0..geo.groups() {
+            // wide_g [O, W] = W_g [O, K] · cols_g [K, W]
+            let lhs = (&w[g * o * k..], [k, 1]);
+            let rhs = (&buf.cols[g * k * width..], [width, 1]);
+            gemm_into([o, k, width], &mut buf.wide[g * o * width..][..o * width], false, lhs, rhs, parallelism);
+        }
+        swap_layout(y_run, &mut buf.wide, geo, r, true);
     });
     y
 }
 
-/// `dx` for every image: `cols_g = W_gᵀ · grad_out_g` for each group, then col2im.
+/// `dx` for every run of images: the output gradients side by side in `wide`, then
+/// `cols_g = W_gᵀ · wide_g` for each group, then col2im of each image's columns.
 fn conv2d_backward_input_kernel<E: Element>(grad_out: &[E], w: &[E], geo: &Geometry) -> Vec<E> {
     let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
     let mut dx = vec![E::zero(); geo.batch * geo.input_len()];
-    for_each_image(&mut dx, geo.input_len(), geo.cols_len(), |n, dx_n, cols, parallelism| {
-        let g_n = &grad_out[n * geo.output_len()..][..geo.output_len()];
+    for_each_run(&mut dx, geo.input_len(), geo, |images, dx_run, buf, parallelism| {
+        let (r, width) = (images.len(), images.len() * l);
+        let mut g_run = grad_out[images.start * geo.output_len()..][..r * geo.output_len()].to_vec();
+        swap_layout(&mut g_run, &mut buf.wide, geo, r, false);
         for g in 0..geo.groups() {
-            // cols_g [K, L] = W_gᵀ [K, O] · grad_out_g [O, L]; W_g is [O, K] row-major, so its
+            // cols_g [K, W] = W_gᵀ [K, O] · wide_g [O, W]; W_g is [O, K] row-major, so its
             // transpose has row stride 1 and column stride K.
             let lhs = (&w[g * o * k..], [1, k]);
-            let rhs = (&g_n[g * o * l..], [l, 1]);
-            gemm_into([k, o, l], &mut cols[g * k * l..][..k * l], false, lhs, rhs, parallelism);
+            let rhs = (&buf.wide[g * o * width..], [width, 1]);
+            gemm_into([k, o, width], &mut buf.cols[g * k * width..][..k * width], false, lhs, rhs, parallelism);
         }
-        col2im(cols, geo, dx_n);
+        for j in 0..r {
+            col2im(&buf.cols, width, j * l, geo, &mut dx_run[j * geo.input_len()..][..geo.input_len()]);
+        }
     });
     dx
 }
 
-/// `dW = Σ_n grad_out_n · cols_nᵀ`, summed in fixed runs of images (see
-/// [`WEIGHT_GRAD_CHUNKS`]) so the result does not depend on thread scheduling.
+/// `dW = Σ_runs wide · rows`, one product per run of images: the run's output gradients side
+/// by side (`wide`, `[c_out, W]`) times its patches laid out one pixel per row (`rows`,
+/// `[W, c_in·kh·kw]`, see [`im2row`]); the partial sums are added in run order.
+///
+/// The patch matrix is transposed here on purpose. `wide · colsᵀ` would hand gemm two operands
+/// that are both contiguous along the summed axis, a layout its packing handles 3–10× slower
+/// (measured on the CIFAR ResNet shapes) than `wide · rows`, where the right operand is
+/// contiguous along its own rows.
 fn conv2d_backward_weight_kernel<E: Element>(x: &[E], grad_out: &[E], geo: &Geometry) -> Vec<E> {
     let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
     let weight_len = geo.c_out * k;
     if geo.batch == 0 || weight_len == 0 {
         return vec![E::zero(); weight_len];
     }
-    let run = geo.batch.div_ceil(WEIGHT_GRAD_CHUNKS);
-    let runs = geo.batch.div_ceil(run);
+    let r = images_per_run(geo);
+    let runs = geo.batch.div_ceil(r);
     let parallelism = if runs > 1 { gemm::Parallelism::None } else { gemm::Parallelism::Rayon(0) };
-    let partial_sum = |r: usize| {
+    let all_taps = geo.groups() * k;
+    let partial_sum = |buf: &mut RunBuffers<E>, run: usize| {
+        let images = run * r..((run + 1) * r).min(geo.batch);
+        let (r, width) = (images.len(), images.len() * l);
+        for (j, n) in images.clone().enumerate() {
+            im2row(
+                &x[n * geo.input_len()..][..geo.input_len()],
+                geo,
+                &mut buf.cols[j * l * all_taps..][..l * all_taps],
+            );
+        }
+        let mut g_run = grad_out[images.start * geo.output_len()..][..r * geo.output_len()].to_vec();
+        swap_layout(&mut g_run, &mut buf.wide, geo, r, false);
         let mut dw = vec![E::zero(); weight_len];
-        let mut cols = vec![E::zero(); geo.cols_len()];
-        for n in r * run..((r + 1) * run).min(geo.batch) {
-            im2col(&x[n * geo.input_len()..][..geo.input_len()], geo, &mut cols);
-            let g_n = &grad_out[n * geo.output_len()..][..geo.output_len()];
-            for g in 0..geo.groups() {
-                // dW_g [O, K] += grad_out_g [O, L] · cols_gᵀ [L, K]; cols_g is [K, L] row-major,
-                // so its transpose has row stride 1 and column stride L.
-                let lhs = (&g_n[g * o * l..], [l, 1]);
-                let rhs = (&cols[g * k * l..], [1, l]);
-                gemm_into([o, l, k], &mut dw[g * o * k..][..o * k], true, lhs, rhs, parallelism);
-            }
+        for g in 0..geo.groups() {
+            // dW_g [O, K] = wide_g [O, W] · rows_g [W, K]; rows_g is columns g·K.. of rows.
+            let lhs = (&buf.wide[g * o * width..], [width, 1]);
+            let rhs = (&buf.cols[g * k..], [all_taps, 1]);
+            gemm_into([o, width, k], &mut dw[g * o * k..][..o * k], false, lhs, rhs, parallelism);
         }
         dw
     };
-    let partials: Vec<Vec<E>> =
-        if runs > 1 { (0..runs).into_par_iter().map(partial_sum).collect() } else { vec![partial_sum(0)] };
+    let partials: Vec<Vec<E>> = if runs > 1 {
+        (0..runs).into_par_iter().map_init(|| RunBuffers::new(geo), partial_sum).collect()
+    } else {
+        vec![partial_sum(&mut RunBuffers::new(geo), 0)]
+    };
     let mut partials = partials.into_iter();
     let mut dw = partials.next().expect("at least one run");
     for partial in partials {
@@ -529,29 +620,6 @@ fn conv2d_backward_weight_kernel<E: Element>(x: &[E], grad_out: &[E], geo: &Geom
         }
     }
     dw
-}
-
-/// Runs `f(n, out_n, scratch, parallelism)` for every image `n`, where `out_n` is image `n`'s
-/// block of `out` (`image_len` elements) and `scratch` a buffer of `scratch_len` elements.
-///
-/// With several images, images are spread over rayon's threads (each writes only its own
-/// block) and gemm runs single-threaded inside; with one image, gemm uses the threads.
-fn for_each_image<E, F>(out: &mut [E], image_len: usize, scratch_len: usize, f: F)
-where
-    E: Element,
-    F: Fn(usize, &mut [E], &mut [E], gemm::Parallelism) + Send + Sync,
-{
-    if out.is_empty() {
-        return;
-    }
-    if out.len() > image_len {
-        out.par_chunks_mut(image_len).enumerate().for_each_init(
-            || vec![E::zero(); scratch_len],
-            |scratch, (n, out_n)| f(n, out_n, scratch, gemm::Parallelism::None),
-        );
-    } else {
-        f(0, out, &mut vec![E::zero(); scratch_len], gemm::Parallelism::Rayon(0));
-    }
 }
 
 /// `dst := lhs · rhs`, or `dst += lhs · rhs` when `accumulate`, through the `gemm` crate.
@@ -614,10 +682,11 @@ fn valid_outputs(out_len: usize, in_len: usize, stride: usize, tap: usize, pad: 
     start..end.max(start)
 }
 
-/// Unfolds one image `x` of shape `[c_in, h, w]` into its patch matrix `cols` of shape
-/// `[c_in·kh·kw, oh·ow]`: row `(c, p, q)`, column `(i, j)` holds the input value that tap
-/// `(p, q)` of the kernel reads on channel `c` for output pixel `(i, j)` (0 in the padding).
-fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E]) {
+/// Unfolds one image `x` of shape `[c_in, h, w]` into its patch matrix, `[c_in·kh·kw, oh·ow]`,
+/// stored in `cols` at column `col0` of a matrix with `ld` columns per row (a run's wide patch
+/// matrix): row `(c, p, q)`, column `(i, j)` holds the input value that tap `(p, q)` of the
+/// kernel reads on channel `c` for output pixel `(i, j)` (0 in the padding).
+fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E], ld: usize, col0: usize) {
     let ([h, w], [kh, kw], [oh, ow]) = (geo.in_hw, geo.kernel, geo.out_hw);
     let Conv2dSpec { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], .. } = geo.spec;
     for c in 0..geo.c_in {
@@ -626,13 +695,27 @@ fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E]) {
             let rows = valid_outputs(oh, h, sh, p * dh, ph);
             for q in 0..kw {
                 let columns = valid_outputs(ow, w, sw, q * dw, pw);
-                let row = &mut cols[((c * kh + p) * kw + q) * oh * ow..][..oh * ow];
-                row.fill(E::zero());
-                for i in rows.clone() {
-                    let src = &plane[(i * sh + p * dh - ph) * w..][..w];
+                let row = &mut cols[((c * kh + p) * kw + q) * ld + col0..][..oh * ow];
+                for i in 0..oh {
                     let dst = &mut row[i * ow..][..ow];
-                    for j in columns.clone() {
-                        dst[j] = src[j * sw + q * dw - pw];
+                    if !rows.contains(&i) {
+                        dst.fill(E::zero());
+                        continue;
+                    }
+                    dst[..columns.start].fill(E::zero());
+                    dst[columns.end..].fill(E::zero());
+                    if columns.is_empty() {
+                        continue;
+                    }
+                    let src = &plane[(i * sh + p * dh - ph) * w..][..w];
+                    let first = columns.start * sw + q * dw - pw;
+                    if sw == 1 {
+                        // Stride 1: the valid columns are one contiguous run of the input row.
+                        dst[columns.clone()].copy_from_slice(&src[first..][..columns.len()]);
+                    } else {
+                        for (d, s) in dst[columns.clone()].iter_mut().zip(src[first..].iter().step_by(sw)) {
+                            *d = *s;
+                        }
                     }
                 }
             }
@@ -640,9 +723,40 @@ fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E]) {
     }
 }
 
-/// The adjoint of [`im2col`]: adds every entry of the patch matrix `cols` onto the pixel of the
-/// image `dx` (`[c_in, h, w]`) it would have been copied from; entries in the padding are dropped.
-fn col2im<E: Element>(cols: &[E], geo: &Geometry, dx: &mut [E]) {
+/// The transpose of [`im2col`]'s patch matrix, one output pixel per row: `rows` is
+/// `[oh·ow, c_in·kh·kw]` row-major, row `(i, j)` holding the patch that output pixel `(i, j)`
+/// reads, tap `(c, p, q)` at column `(c·kh + p)·kw + q` (0 in the padding).
+fn im2row<E: Element>(x: &[E], geo: &Geometry, rows: &mut [E]) {
+    let ([h, w], [kh, kw], [oh, ow]) = (geo.in_hw, geo.kernel, geo.out_hw);
+    let Conv2dSpec { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], .. } = geo.spec;
+    let taps = geo.c_in * kh * kw;
+    for i in 0..oh {
+        for j in 0..ow {
+            let row = &mut rows[(i * ow + j) * taps..][..taps];
+            for c in 0..geo.c_in {
+                for p in 0..kh {
+                    let dst = &mut row[(c * kh + p) * kw..][..kw];
+                    // Input row a = i·sh + p·dh − ph, or padding when outside 0..h.
+                    let a = (i * sh + p * dh).wrapping_sub(ph);
+                    if a >= h {
+                        dst.fill(E::zero());
+                        continue;
+                    }
+                    let src = &x[(c * h + a) * w..][..w];
+                    for (q, d) in dst.iter_mut().enumerate() {
+                        let b = (j * sw + q * dw).wrapping_sub(pw);
+                        *d = if b < w { src[b] } else { E::zero() };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds every entry of the patch matrix (at column `col0` of `cols`,
+/// `ld` columns per row) onto the pixel of the image `dx` (`[c_in, h, w]`) it would have been
+/// copied from; entries in the padding are dropped.
+fn col2im<E: Element>(cols: &[E], ld: usize, col0: usize, geo: &Geometry, dx: &mut [E]) {
     let ([h, w], [kh, kw], [oh, ow]) = (geo.in_hw, geo.kernel, geo.out_hw);
     let Conv2dSpec { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], .. } = geo.spec;
     for c in 0..geo.c_in {
@@ -651,13 +765,16 @@ fn col2im<E: Element>(cols: &[E], geo: &Geometry, dx: &mut [E]) {
             let rows = valid_outputs(oh, h, sh, p * dh, ph);
             for q in 0..kw {
                 let columns = valid_outputs(ow, w, sw, q * dw, pw);
-                let row = &cols[((c * kh + p) * kw + q) * oh * ow..][..oh * ow];
+                let row = &cols[((c * kh + p) * kw + q) * ld + col0..][..oh * ow];
+                if columns.is_empty() {
+                    continue;
+                }
                 for i in rows.clone() {
                     let dst = &mut plane[(i * sh + p * dh - ph) * w..][..w];
-                    let src = &row[i * ow..][..ow];
-                    for j in columns.clone() {
-                        let at = j * sw + q * dw - pw;
-                        dst[at] = dst[at] + src[j];
+                    let src = &row[i * ow..][..ow][columns.clone()];
+                    let first = columns.start * sw + q * dw - pw;
+                    for (d, s) in dst[first..].iter_mut().step_by(sw).zip(src) {
+                        *d = *d + *s;
                     }
                 }
             }

@@ -519,9 +519,13 @@ fn for_each_plane<T: Send>(out: &mut [T], plane_len: usize, parallel: bool, f: i
 /// The in-plane index `a·w + b` of the maximum of every window (the first on ties, a NaN over
 /// any number).
 fn argmax_kernel<E: Element>(x: &[E], geo: &Geometry) -> Vec<usize> {
+    let mut indices = vec![0; geo.planes * geo.out_plane()];
+    if geo.spec == Pool2dSpec::new([2, 2]) {
+        argmax_2x2(x, geo, &mut indices);
+        return indices;
+    }
     let (in_plane, w, ow) = (geo.in_plane(), geo.in_hw[1], geo.out_hw[1]);
     let (row_windows, col_windows) = (geo.windows(0), geo.windows(1));
-    let mut indices = vec![0; geo.planes * geo.out_plane()];
     for_each_plane(&mut indices, geo.out_plane(), geo.parallel(), |p, out| {
         let plane = &x[p * in_plane..][..in_plane];
         for (out_row, rows) in out.chunks_exact_mut(ow).zip(&row_windows) {
@@ -540,6 +544,30 @@ fn argmax_kernel<E: Element>(x: &[E], geo: &Geometry) -> Vec<usize> {
         }
     });
     indices
+}
+
+/// [`argmax_kernel`] for the most common pooling, 2×2 windows with stride 2 and no padding:
+/// the same result (the first largest value in row-major window order, NaN winning), with the
+/// four candidates of each window read from two input rows directly.
+fn argmax_2x2<E: Element>(x: &[E], geo: &Geometry, indices: &mut [usize]) {
+    let (in_plane, w, ow) = (geo.in_plane(), geo.in_hw[1], geo.out_hw[1]);
+    for_each_plane(indices, geo.out_plane(), geo.parallel(), |p, out| {
+        let plane = &x[p * in_plane..][..in_plane];
+        for (i, out_row) in out.chunks_exact_mut(ow).enumerate() {
+            let (top_row, bottom_row) = (2 * i * w, (2 * i + 1) * w);
+            for (j, slot) in out_row.iter_mut().enumerate() {
+                let candidates = [top_row + 2 * j, top_row + 2 * j + 1, bottom_row + 2 * j, bottom_row + 2 * j + 1];
+                let mut best = candidates[0];
+                for &c in &candidates[1..] {
+                    let (v, top) = (plane[c], plane[best]);
+                    if v > top || (v.is_nan() && !top.is_nan()) {
+                        best = c;
+                    }
+                }
+                *slot = best;
+            }
+        }
+    });
 }
 
 /// `out[p, o] = x[p, indices[p, o]]` for every plane `p`.
@@ -715,6 +743,25 @@ mod tests {
             (vec![1, 1, 5, 5], Pool2dSpec::new([2, 2])), // the last row and column are never read
             (vec![4, 8, 32, 32], spec([3, 3], [2, 2], [1, 1])),
         ]
+    }
+
+    #[test]
+    fn max_pool_2x2_fast_path_keeps_ties_and_nan_rules() {
+        // Windows: a maximum in second place, a NaN (wins over 9), a maximum in first place, a
+        // maximum in third place.
+        let x = Tensor::from_vec(
+            vec![1.0f32, 3.0, 5.0, f32::NAN, 2.0, 2.0, 0.0, 9.0, 3.0, 1.0, 5.0, 1.0, 2.0, 2.0, 0.0, 0.0],
+            &[1, 1, 4, 4],
+        );
+        let (y, idx) = x.max_pool2d_with_indices(Pool2dSpec::new([2, 2]));
+        assert_eq!(idx.iter().copied().collect::<Vec<_>>(), vec![1, 3, 8, 10]);
+        assert!(y.to_vec_f32()[1].is_nan());
+        // Many ties (values rounded to integers) and an odd height: the definition agrees.
+        let values = sample(&[3, 4, 9, 8], DType::F64, 5).to_vec_f64().iter().map(|v| (4.0 * v).round()).collect();
+        let x = Tensor::from_vec::<f64>(values, &[3, 4, 9, 8]);
+        let (_, fast) = x.max_pool2d_with_indices(Pool2dSpec::new([2, 2]));
+        let (_, naive) = naive_max(&x, Pool2dSpec::new([2, 2]));
+        assert_eq!(fast.iter().copied().collect::<Vec<_>>(), naive);
     }
 
     #[test]

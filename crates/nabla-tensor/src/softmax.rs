@@ -95,7 +95,77 @@ fn per_lane<E: Element>(
     out
 }
 
+/// `x̄ = y ⊙ (ȳ − Σ_j ȳ_j·y_j)` on one lane: the backward of softmax, from its output `y`.
+fn softmax_backward_lane<E: Element>(y: ArrayView1<'_, E>, g: ArrayView1<'_, E>, mut out: ArrayViewMut1<'_, E>) {
+    let dot = y.iter().zip(&g).fold(E::zero(), |s, (&y, &g)| s + y * g);
+    Zip::from(&mut out).and(&y).and(&g).for_each(|o, &y, &g| *o = y * (g - dot));
+}
+
+/// `x̄ = ȳ − e^y · Σ_j ȳ_j` on one lane: the backward of log-softmax, from its output `y`
+/// (`e^y` is the softmax).
+fn log_softmax_backward_lane<E: Element>(y: ArrayView1<'_, E>, g: ArrayView1<'_, E>, mut out: ArrayViewMut1<'_, E>) {
+    let total = g.iter().fold(E::zero(), |s, &g| s + g);
+    Zip::from(&mut out).and(&y).and(&g).for_each(|o, &y, &g| *o = g - y.exp() * total);
+}
+
+/// [`per_lane`] for the backward kernels: `f(y_lane, g_lane, out_lane)`.
+fn per_lane_backward<E: Element>(
+    y: &ArcArray<E, IxDyn>,
+    g: &ArcArray<E, IxDyn>,
+    axis: usize,
+    f: fn(ArrayView1<'_, E>, ArrayView1<'_, E>, ArrayViewMut1<'_, E>),
+) -> ArrayD<E> {
+    let mut out = ArrayD::zeros(y.raw_dim());
+    let zip = Zip::from(y.lanes(Axis(axis))).and(g.lanes(Axis(axis))).and(out.lanes_mut(Axis(axis)));
+    if y.len() >= PARALLEL_THRESHOLD {
+        zip.par_for_each(f);
+    } else {
+        zip.for_each(f);
+    }
+    out
+}
+
 impl Tensor {
+    /// The backward of [`softmax`](Self::softmax) along `axis`, from its output `y = self` and
+    /// the output's gradient `grad`: `x̄ = y ⊙ (ȳ − Σ ȳ ⊙ y)`, lane by lane in one pass.
+    ///
+    /// # Panics
+    /// If the shapes or dtypes differ or `axis` is out of range.
+    #[track_caller]
+    pub fn softmax_backward(&self, grad: &Tensor, axis: usize) -> Tensor {
+        or_panic(check_axes("softmax_backward", self.shape(), &[axis]));
+        assert_eq!(
+            self.shape(),
+            grad.shape(),
+            "softmax_backward: output {:?} vs gradient {:?}",
+            self.shape(),
+            grad.shape()
+        );
+        crate::tensor::dispatch2!("softmax_backward", self, grad, y, g => {
+            Tensor::from_array(per_lane_backward(y, g, axis, softmax_backward_lane))
+        })
+    }
+
+    /// The backward of [`log_softmax`](Self::log_softmax) along `axis`, from its output
+    /// `y = self` and the output's gradient `grad`: `x̄ = ȳ − e^y ⊙ Σ ȳ`.
+    ///
+    /// # Panics
+    /// If the shapes or dtypes differ or `axis` is out of range.
+    #[track_caller]
+    pub fn log_softmax_backward(&self, grad: &Tensor, axis: usize) -> Tensor {
+        or_panic(check_axes("log_softmax_backward", self.shape(), &[axis]));
+        assert_eq!(
+            self.shape(),
+            grad.shape(),
+            "log_softmax_backward: output {:?} vs gradient {:?}",
+            self.shape(),
+            grad.shape()
+        );
+        crate::tensor::dispatch2!("log_softmax_backward", self, grad, y, g => {
+            Tensor::from_array(per_lane_backward(y, g, axis, log_softmax_backward_lane))
+        })
+    }
+
     /// `softmax(x)_i = e^(x_i − m) / Σ_j e^(x_j − m)` along `axis`, with `m` the lane's maximum;
     /// same shape out. Every lane is positive and sums to 1; subtracting `m` keeps `e^(…)` from
     /// overflowing, so `[1000, 0, −1000]` gives `[1, 0, 0]` even in `f32`.

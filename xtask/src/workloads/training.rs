@@ -457,8 +457,10 @@ fn faults_per_step(before: Option<u64>, steps: usize) -> String {
         (Some(before), Some(after)) if steps > 0 => {
             let per_step = (after - before) as f64 / steps as f64;
             format!(
-                "       minor page faults: {per_step:.0} per step (~{:.1} MB of freshly mapped pages), warm-up included",
-                per_step * 4096.0 / 1e6
+                "       minor page faults: {per_step:.0} per step ({:.1}–{:.0} MB of freshly mapped pages, \
+                 as 4 KiB or 2 MiB pages), warm-up included",
+                per_step * 4096.0 / 1e6,
+                per_step * 2097152.0 / 1e6
             )
         }
         _ => "       minor page faults: not available".to_string(),

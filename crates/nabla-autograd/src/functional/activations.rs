@@ -13,8 +13,8 @@ use nabla_tensor::Tensor;
 use crate::Var;
 
 impl Var {
-    /// Exact GELU, `x·Φ(x)`, composed from `erf`.
-    pub fn gelu(&self) -> Var {
+    /// Exact GELU, `x·Φ(x)`, composed from `erf`: the oracle of the fused [`Var::gelu`].
+    pub fn gelu_composed(&self) -> Var {
         let phi = self.mul_scalar(std::f64::consts::FRAC_1_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5);
         self.mul(&phi)
     }

@@ -10,8 +10,9 @@
 //! `e^(·)` at most 1, so large logits do not overflow. `m` is detached: the result does not
 //! depend on it, so no gradient needs to flow through it.
 //!
-//! The fused kernels `nabla_tensor::Tensor::softmax`/`log_softmax` compute the same values;
-//! these composed versions are their gradient-check oracle.
+//! `Var::softmax` and `Var::log_softmax` are fused ops (one recorded op each, forward and
+//! backward in one pass per lane; see `ops/softmax.rs`); `softmax_composed` and
+//! `log_softmax_composed` here are the same functions built from primitives, their oracle.
 
 use crate::Var;
 
@@ -28,15 +29,16 @@ impl Var {
         }
     }
 
-    /// `log softmax` along `axis`: `x − logsumexp(x)`.
+    /// `log softmax` along `axis` composed from primitives, `x − logsumexp(x)`: the oracle of
+    /// the fused [`Var::log_softmax`].
     #[track_caller]
-    pub fn log_softmax(&self, axis: usize) -> Var {
+    pub fn log_softmax_composed(&self, axis: usize) -> Var {
         self.sub(&self.logsumexp(axis, true))
     }
 
-    /// Softmax along `axis`: positive values that sum to 1.
+    /// Softmax along `axis` composed from primitives: the oracle of the fused [`Var::softmax`].
     #[track_caller]
-    pub fn softmax(&self, axis: usize) -> Var {
+    pub fn softmax_composed(&self, axis: usize) -> Var {
         let m = self.max_axes(&[axis], true).detach();
         let e = self.sub(&m).exp();
         e.div(&e.sum_axes(&[axis], true))

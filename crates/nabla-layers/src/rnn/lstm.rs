@@ -49,13 +49,12 @@ use crate::init::Initializer;
 use crate::module::{Module, Visitor};
 
 /// The new `(h', c')` from the four gates' pre-activations `[batch, 4H]` (order `i, f, g, o`)
-/// and the old cell `c`.
+/// and the old cell `c`: one fused op (`Var::lstm_cell`, which packs `[h' | c']`) instead of
+/// the dozen its formulas take when composed.
 fn lstm_update(gates: &Var, c: &Var) -> (Var, Var) {
-    let [i, f, g, o]: [Var; 4] = gates.chunk(4, 1).try_into().expect("four gate blocks");
-    let (i, f, g, o) = (i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid());
-    let c = f.mul(c).add(&i.mul(&g));
-    let h = o.mul(&c.tanh());
-    (h, c)
+    let hidden = c.shape()[1];
+    let packed = gates.lstm_cell(c);
+    (packed.narrow(1, 0, hidden), packed.narrow(1, hidden, hidden))
 }
 
 /// How to build an [`LstmCell`].
