@@ -6,18 +6,18 @@
 //!
 //! nabla numbers nodes in creation order, and an op is always created after its inputs. So
 //! taking nodes from the largest number down guarantees that when a node is reached, every op
-//! that used it has already sent its share of the gradient. [`Var::backward`] keeps a max-heap
-//! of nodes that have received gradient, pops the latest, applies its backward rule and sends
-//! the results to its inputs, adding where several arrive.
+//! that used it has already sent its share of the gradient. [`Var::backward`] keeps the nodes
+//! that have received gradient in a list ordered by tape position, takes out the latest,
+//! applies its backward rule and sends the results to its inputs, adding where several arrive.
 //!
 //! Backward rules are written with `Var` ops. A plain `backward()` runs them in no-grad mode
 //! (nothing is recorded, so it is as cheap as hand-written kernels); [`grad`] with
 //! `create_graph = true` records them, so the gradient is itself differentiable (second
 //! derivatives, Hessian–vector products, gradient penalties).
 
-use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use nabla_tensor::Tensor;
 
@@ -31,7 +31,33 @@ use crate::var::{Var, VarId};
 /// micro-batches).
 #[derive(Clone, Default)]
 pub struct Gradients {
-    grads: HashMap<VarId, Tensor>,
+    grads: IdMap<Tensor>,
+}
+
+/// A hash map keyed by [`VarId`].
+type IdMap<V> = HashMap<VarId, V, BuildHasherDefault<IdHasher>>;
+
+/// Hashes a [`VarId`] by itself. Ids are distinct counters chosen by nabla, not by an
+/// adversary, so the general-purpose SipHash (which resists crafted keys, at a cost on every
+/// lookup) buys nothing here. Multiplying by a large odd constant keeps consecutive ids in
+/// distinct buckets and spreads them over the high bits that the table also reads.
+#[derive(Clone, Copy, Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Gradients {
@@ -87,44 +113,26 @@ impl Gradients {
     }
 }
 
-/// Orders heap entries by tape position, latest first.
-struct ByTapePosition(Var);
-
-impl PartialEq for ByTapePosition {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.id() == other.0.id()
-    }
-}
-impl Eq for ByTapePosition {}
-impl PartialOrd for ByTapePosition {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for ByTapePosition {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.id().cmp(&other.0.id())
-    }
-}
-
 /// Propagates `seed` (the gradient of `root`) back through the tape. Returns the gradient of
 /// every node for which `keep` says yes.
-fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> bool) -> HashMap<VarId, Var> {
+fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> bool) -> IdMap<Var> {
     assert!(
         root.requires_grad(),
         "backward: this Var does not depend on any Var::new leaf (or was computed in no-grad mode), \
          so there is nothing to differentiate"
     );
     with_grad_enabled(create_graph, || {
-        let mut kept = HashMap::new();
-        let mut pending: HashMap<VarId, Var> = HashMap::new();
-        let mut heap = BinaryHeap::new();
-        pending.insert(root.id(), seed);
-        heap.push(ByTapePosition(root.clone()));
-        while let Some(ByTapePosition(node)) = heap.pop() {
-            let grad = pending.remove(&node.id()).expect("a node is queued when it first receives gradient");
+        let mut kept = IdMap::default();
+        // The op outputs that have received gradient and wait for their backward rule, each
+        // with the sum of what it received, sorted by tape position: the last one is the
+        // latest node, so every op that used it has already sent its share. Leaves have no
+        // rule to apply, so their gradients go straight to `kept` (if wanted) instead; what
+        // remains is small (a chain of ops keeps one or two entries waiting), so a sorted
+        // `Vec` searched by bisection is all the structure it needs.
+        let mut pending: Vec<(VarId, Var, Var)> = vec![(root.id(), root.clone(), seed)];
+        while let Some((id, node, grad)) = pending.pop() {
             if keep(&node) {
-                kept.insert(node.id(), grad.clone());
+                kept.insert(id, grad.clone());
             }
             let Some(op) = node.0.op.as_ref() else { continue };
             let input_grads = (op.backward)(&grad, &op.inputs, &node);
@@ -142,25 +150,41 @@ fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> b
                     continue;
                 }
                 assert_eq!(
-                    input_grad.shape(),
-                    input.shape(),
+                    input_grad.dims(),
+                    input.dims(),
                     "backward of {}: gradient shape differs from its input's",
                     op.name
                 );
-                match pending.entry(input.id()) {
-                    Entry::Occupied(mut slot) => {
-                        let sum = slot.get().add(&input_grad);
-                        slot.insert(sum);
+                if input.is_leaf() {
+                    if keep(input) {
+                        accumulate(&mut kept, input.id(), input_grad);
                     }
-                    Entry::Vacant(slot) => {
-                        slot.insert(input_grad);
-                        heap.push(ByTapePosition(input.clone()));
+                    continue;
+                }
+                match pending.binary_search_by_key(&input.id(), |(id, _, _)| *id) {
+                    Ok(i) => {
+                        let sum = pending[i].2.add(&input_grad);
+                        pending[i].2 = sum;
                     }
+                    Err(i) => pending.insert(i, (input.id(), input.clone(), input_grad)),
                 }
             }
         }
         kept
     })
+}
+
+/// Adds `grad` to the gradient kept for `id` (or keeps it, if it is the first).
+fn accumulate(kept: &mut IdMap<Var>, id: VarId, grad: Var) {
+    match kept.entry(id) {
+        Entry::Occupied(mut slot) => {
+            let sum = slot.get().add(&grad);
+            slot.insert(sum);
+        }
+        Entry::Vacant(slot) => {
+            slot.insert(grad);
+        }
+    }
 }
 
 impl Var {
@@ -184,11 +208,7 @@ impl Var {
     /// Gradients of `Σ seed · self` (a vector–Jacobian product), for non-scalar outputs.
     #[track_caller]
     pub fn backward_with(&self, seed: &Tensor) -> Gradients {
-        assert_eq!(
-            seed.shape(),
-            self.value().shape(),
-            "backward_with: the seed gradient's shape must equal the output's"
-        );
+        assert_eq!(seed.shape(), self.dims(), "backward_with: the seed gradient's shape must equal the output's");
         let kept = propagate(self, Var::constant(seed.clone()), false, &|v: &Var| v.is_leaf());
         Gradients { grads: kept.into_iter().map(|(id, g)| (id, g.value())).collect() }
     }

@@ -22,8 +22,9 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+use nabla_tensor::ndarray::{Dimension, IxDyn};
 use nabla_tensor::{DType, Tensor};
 
 use crate::mode::is_grad_enabled;
@@ -53,6 +54,10 @@ pub(crate) struct Recorded {
 
 pub(crate) struct Node {
     pub(crate) id: VarId,
+    /// The value's shape, kept beside it: it never changes (`set_value` and `update_value`
+    /// check), and every op and every backward step reads it, so reading it takes no lock.
+    /// (`IxDyn` stores up to four axes inline: no allocation.)
+    shape: IxDyn,
     pub(crate) value: RwLock<Tensor>,
     pub(crate) requires_grad: bool,
     pub(crate) op: Option<Recorded>,
@@ -81,8 +86,14 @@ impl Drop for Node {
 pub struct Var(pub(crate) Arc<Node>);
 
 impl Var {
+    fn node(value: Tensor, requires_grad: bool, op: Option<Recorded>) -> Var {
+        let id = VarId::next();
+        let shape = IxDyn(value.shape());
+        Var(Arc::new(Node { id, shape, value: RwLock::new(value), requires_grad, op }))
+    }
+
     fn leaf(value: Tensor, requires_grad: bool) -> Var {
-        Var(Arc::new(Node { id: VarId::next(), value: RwLock::new(value), requires_grad, op: None }))
+        Var::node(value, requires_grad, None)
     }
 
     /// A leaf that gradients flow to: a parameter or an input you differentiate with respect to.
@@ -116,12 +127,31 @@ impl Var {
             return Var::constant(value);
         }
         let op = Recorded { name, inputs: inputs.iter().map(|&v| v.clone()).collect(), backward: Box::new(backward) };
-        Var(Arc::new(Node { id: VarId::next(), value: RwLock::new(value), requires_grad: true, op: Some(op) }))
+        Var::node(value, true, Some(op))
+    }
+
+    /// The value, borrowed under its read lock: how an op reads its input without cloning a
+    /// handle to it. Hold the guard only while the kernel runs, and never two of the same `Var`
+    /// at once (a second read could wait forever behind a writer queued in between): ops with
+    /// two inputs use [`Var::read_pair`].
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Tensor> {
+        self.0.value.read().expect("a Var's value lock is never poisoned")
+    }
+
+    /// `f` applied to the values of `a` and `b`, both borrowed (once, when `a` and `b` are the
+    /// same `Var`, as in `x ⊙ x`).
+    pub(crate) fn read_pair<R>(a: &Var, b: &Var, f: impl FnOnce(&Tensor, &Tensor) -> R) -> R {
+        let x = a.read();
+        if Arc::ptr_eq(&a.0, &b.0) {
+            return f(&x, &x);
+        }
+        let y = b.read();
+        f(&x, &y)
     }
 
     /// The current value (a cheap handle to the same buffer).
     pub fn value(&self) -> Tensor {
-        self.0.value.read().expect("a Var's value lock is never poisoned").clone()
+        self.read().clone()
     }
 
     /// Replaces the value of a leaf, e.g. a parameter after an optimizer step. Every handle to
@@ -160,28 +190,34 @@ impl Var {
             self.op_name()
         );
         let mut slot = self.0.value.write().expect("a Var's value lock is never poisoned");
-        let shape = slot.shape().to_vec();
         update(&mut slot);
         assert!(
-            slot.shape() == shape.as_slice(),
-            "update_value: the update changed the shape from {shape:?} to {:?}",
+            slot.shape() == self.dims(),
+            "update_value: the update changed the shape from {:?} to {:?}",
+            self.dims(),
             slot.shape()
         );
     }
 
     /// The shape of the value.
     pub fn shape(&self) -> Vec<usize> {
-        self.value().shape().to_vec()
+        self.dims().to_vec()
+    }
+
+    /// The shape of the value, borrowed: what ops and the backward pass compare shapes with,
+    /// without allocating a `Vec` as [`Var::shape`] does.
+    pub(crate) fn dims(&self) -> &[usize] {
+        self.0.shape.slice()
     }
 
     /// The number of axes of the value.
     pub fn ndim(&self) -> usize {
-        self.value().ndim()
+        self.dims().len()
     }
 
     /// The dtype of the value.
     pub fn dtype(&self) -> DType {
-        self.value().dtype()
+        self.read().dtype()
     }
 
     /// The position of this node on the tape.
@@ -217,7 +253,7 @@ impl Var {
     /// The single value of a one-element `Var`, as `f64`.
     #[track_caller]
     pub fn item(&self) -> f64 {
-        self.value().to_scalar()
+        self.read().to_scalar()
     }
 }
 

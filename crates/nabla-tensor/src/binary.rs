@@ -15,7 +15,7 @@ use ndarray::{ArcArray, ArrayD, IxDyn, Zip};
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
-use crate::parallel::{zip_map, PARALLEL_THRESHOLD_CHEAP};
+use crate::parallel::{map, zip_map, Cost, PARALLEL_THRESHOLD_CHEAP};
 use crate::scalar;
 use crate::tensor::{dispatch2, Tensor};
 
@@ -66,6 +66,14 @@ where
         return Ok(zip_map(a.view(), b.view(), f));
     }
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    // One operand holds a single value that is repeated everywhere (`x ⊙ s` for a rank-0 `s`,
+    // say): a map over the other one, with no broadcast views to step through.
+    if let (Some(&y), true) = (b.first(), b.len() == 1 && shape == a.shape()) {
+        return Ok(map(a.view(), Cost::Cheap, |x| f(x, y)));
+    }
+    if let (Some(&x), true) = (a.first(), a.len() == 1 && shape == b.shape()) {
+        return Ok(map(b.view(), Cost::Cheap, |y| f(x, y)));
+    }
     let av = a.broadcast(IxDyn(&shape)).expect("shape checked by broadcast_shapes");
     let bv = b.broadcast(IxDyn(&shape)).expect("shape checked by broadcast_shapes");
     Ok(if av.len() >= PARALLEL_THRESHOLD_CHEAP {
@@ -118,6 +126,11 @@ impl Tensor {
         /// The smaller of `a` and `b` elementwise, broadcasting (NaN propagates).
         try_minimum, minimum, "minimum", scalar::minimum);
     binary!(
+        /// ReLU's backward kernel: `g·[x > 0]` for the gradient `g` (`self`) of ReLU's output
+        /// and its input `x` (`other`), in one pass — the numbers of `g.mul(&x.gt_scalar(0.0))`
+        /// without the mask in between. An adjoint kernel, like `conv2d_backward_input`.
+        try_relu_backward, relu_backward, "relu_backward", scalar::relu_backward);
+    binary!(
         /// 1 where `a == b`, else 0.
         try_eq, eq, "eq", |x, y| scalar::indicator(x == y));
     binary!(
@@ -153,6 +166,20 @@ mod tests {
     }
 
     #[test]
+    fn a_single_value_broadcasts_like_any_other_operand() {
+        let a = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).t();
+        let s = Tensor::scalar(10.0, crate::DType::F64);
+        let one = Tensor::from_vec(vec![10.0f64], &[1, 1]);
+        assert_eq!(a.sub(&s).to_vec_f64(), vec![-9.0, -6.0, -8.0, -5.0, -7.0, -4.0]);
+        assert_eq!(s.sub(&a).to_vec_f64(), vec![9.0, 6.0, 8.0, 5.0, 7.0, 4.0]);
+        assert_eq!(a.div(&one).shape(), &[3, 2]);
+        // A single value that also adds axes is not a plain map: the general path handles it.
+        let wide = Tensor::from_vec(vec![2.0f64], &[1, 1, 1]);
+        assert_eq!(a.mul(&wide).shape(), &[1, 3, 2]);
+        assert_eq!(a.mul(&wide).to_vec_f64(), vec![2.0, 8.0, 4.0, 10.0, 6.0, 12.0]);
+    }
+
+    #[test]
     fn mismatch_names_op_shapes_and_dimension() {
         let a = Tensor::zeros(&[4, 3], crate::DType::F32);
         let b = Tensor::zeros(&[4], crate::DType::F32);
@@ -178,5 +205,14 @@ mod tests {
         assert_eq!(a.gt(&b).to_vec_f64(), vec![0.0, 0.0, 1.0]);
         assert_eq!(a.le(&b).to_vec_f64(), vec![1.0, 1.0, 0.0]);
         assert_eq!(a.maximum(&b).to_vec_f64(), vec![2.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn relu_backward_is_the_product_with_the_mask() {
+        let g = Tensor::from_vec(vec![-1.0f32, f32::NAN, 3.0, -4.0, 5.0], &[5]);
+        let x = Tensor::from_vec(vec![-1.0f32, -2.0, 0.0, 2.0, f32::NAN], &[5]);
+        let (fused, masked) = (g.relu_backward(&x).to_vec_f32(), g.mul(&x.gt_scalar(0.0)).to_vec_f32());
+        assert_eq!(format!("{fused:?}"), format!("{masked:?}"));
+        assert_eq!(format!("{fused:?}"), "[-0.0, NaN, 0.0, -4.0, 0.0]");
     }
 }

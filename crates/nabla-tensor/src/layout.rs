@@ -5,8 +5,9 @@
 //! change only the strides. `reshape` is free on a row-major tensor and copies otherwise.
 //! Kernels that need row-major data (matmul does not) call [`Tensor::contiguous`].
 
-use ndarray::{Axis, IxDyn};
+use ndarray::{ArcArray, ArrayD, Axis, IxDyn};
 
+use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::tensor::{dispatch, Tensor};
 
@@ -21,6 +22,9 @@ impl Tensor {
                 None,
                 format!("cannot reshape {:?} ({} elements) into {shape:?} ({n} elements)", self.shape(), self.len()),
             ));
+        }
+        if shape == self.shape() && self.is_contiguous() {
+            return Ok(self.clone());
         }
         let source = self.contiguous();
         Ok(dispatch!(source, a => Tensor::from_shared(
@@ -57,19 +61,21 @@ impl Tensor {
         or_panic(self.try_permute(order))
     }
 
-    /// Swaps two axes (no copy).
+    /// Swaps two axes (no copy: the permutation that exchanges them, applied to the strides).
     #[track_caller]
     pub fn transpose(&self, axis_a: usize, axis_b: usize) -> Tensor {
-        let mut order: Vec<usize> = (0..self.ndim()).collect();
-        if axis_a >= order.len() || axis_b >= order.len() {
+        if axis_a >= self.ndim() || axis_b >= self.ndim() {
             panic!(
                 "transpose: axes {axis_a} and {axis_b} must be below the rank {} of {:?}",
                 self.ndim(),
                 self.shape()
             );
         }
-        order.swap(axis_a, axis_b);
-        self.permute(&order)
+        dispatch!(self, a => {
+            let mut swapped = a.clone();
+            swapped.swap_axes(axis_a, axis_b);
+            Tensor::from_shared(swapped)
+        })
     }
 
     /// Swaps the last two axes: the matrix transpose, batched (no copy).
@@ -118,14 +124,69 @@ impl Tensor {
                 format!("{:?} cannot be broadcast to {shape:?}", self.shape()),
             ));
         }
-        Ok(dispatch!(self, a => Tensor::from_array(
-            a.broadcast(IxDyn(shape)).expect("checked above").to_owned())))
+        Ok(dispatch!(self, a => Tensor::from_array(broadcast_copy(a, shape))))
     }
 
     /// [`try_broadcast_to`](Self::try_broadcast_to), panicking at the caller's line.
     #[track_caller]
     pub fn broadcast_to(&self, shape: &[usize]) -> Tensor {
         or_panic(self.try_broadcast_to(shape))
+    }
+}
+
+/// `a` repeated along its broadcast axes into a new row-major array of `shape` (a shape that
+/// `a`'s shape broadcasts to).
+///
+/// The output is written in row-major order while the source is read through *broadcast
+/// strides*: the source's own row-major strides, with 0 on every axis it lacks or has with
+/// extent 1. Neighbouring axes that step through the source as one axis would (both stretched,
+/// or both stored) are merged first, so the innermost axis is one long slice copy (stored) or
+/// one fill (stretched): `[16] → [32, 16]` is 32 slice copies and `[] → [32, 16]` one fill,
+/// instead of an n-dimensional iterator stepping through the output one element at a time.
+fn broadcast_copy<E: Element>(a: &ArcArray<E, IxDyn>, shape: &[usize]) -> ArrayD<E> {
+    let len: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(len);
+    if len > 0 {
+        let source = a.as_standard_layout();
+        let xs = source.as_slice().expect("standard layout");
+        let lead = shape.len() - a.ndim();
+        let mut strides = vec![0; shape.len()];
+        let mut stride = 1;
+        for (d, &extent) in a.shape().iter().enumerate().rev() {
+            if extent != 1 {
+                strides[lead + d] = stride;
+            }
+            stride *= extent;
+        }
+        // (extent, stride) per axis, outermost first, skipping extent-1 axes and merging an
+        // axis into the one before when index i·t + j·s is (i·n + j)·s, that is when t = n·s.
+        let mut axes: Vec<(usize, usize)> = Vec::with_capacity(shape.len());
+        for (&n, &s) in shape.iter().zip(&strides).filter(|&(&n, _)| n != 1) {
+            match axes.last_mut() {
+                Some((outer_n, outer_s)) if *outer_s == n * s => {
+                    *outer_n *= n;
+                    *outer_s = s;
+                }
+                _ => axes.push((n, s)),
+            }
+        }
+        copy_broadcast(xs, &axes, &mut out);
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), out).expect("one value per position")
+}
+
+/// Appends to `out`, in row-major order over `axes` (`(extent, stride)` pairs, the stride in
+/// elements: 0 on a stretched axis, 1 on a stored innermost axis), the elements of `xs`.
+fn copy_broadcast<E: Copy>(xs: &[E], axes: &[(usize, usize)], out: &mut Vec<E>) {
+    match axes {
+        [] => out.push(xs[0]),
+        [(n, 0)] => out.resize(out.len() + n, xs[0]),
+        [(n, _)] => out.extend_from_slice(&xs[..*n]),
+        [(n, stride), inner @ ..] => {
+            for i in 0..*n {
+                copy_broadcast(&xs[i * stride..], inner, out);
+            }
+        }
     }
 }
 
@@ -158,5 +219,18 @@ mod tests {
         let x = Tensor::from_vec(vec![1.0f32, 2.0], &[2, 1]);
         assert_eq!(x.broadcast_to(&[2, 3]).to_vec_f32(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
         assert!(x.try_broadcast_to(&[3]).is_err());
+        // Against ndarray's general broadcast, on new leading axes, stretched inner axes and
+        // a strided source.
+        let y = Tensor::arange(0.0, 6.0, 1.0, DType::F64).reshape(&[2, 1, 3]);
+        for (source, shape) in [
+            (y.clone(), vec![4, 2, 5, 3]),
+            (y.t(), vec![4, 2, 3, 5]),
+            (Tensor::scalar(7.0, DType::F32), vec![2, 3]),
+            (y.clone(), vec![2, 0, 3]),
+        ] {
+            let expected = dispatch!(source, a => a.broadcast(IxDyn(&shape)).unwrap().iter().map(|v| v.to_f64_exact()).collect::<Vec<_>>());
+            let b = source.broadcast_to(&shape);
+            assert_eq!((b.shape(), b.to_vec_f64()), (shape.as_slice(), expected), "{:?} -> {shape:?}", source.shape());
+        }
     }
 }

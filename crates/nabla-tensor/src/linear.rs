@@ -78,13 +78,11 @@ fn linear_kernel<E: Element>(
     out_shape: &[usize],
 ) -> ArrayD<E> {
     let (out_features, in_features) = (w.shape()[0], w.shape()[1]);
-    let mut out = vec![E::zero(); rows * out_features];
-    if let Some(b) = b {
-        let b: Vec<E> = b.iter().copied().collect();
-        for row in out.chunks_mut(out_features.max(1)) {
-            row.copy_from_slice(&b);
-        }
-    }
+    // Every row starts as the bias (zeros without one); gemm adds the product on top.
+    let mut out = match b {
+        Some(b) => b.as_standard_layout().as_slice().expect("row-major").repeat(rows),
+        None => vec![E::zero(); rows * out_features],
+    };
     let x2 = x.view().into_shape_with_order((rows, in_features)).expect("x is row-major");
     let w2 = w.view().into_dimensionality::<ndarray::Ix2>().expect("weight is 2-D");
     crate::matmul::gemm_accumulate(x2, w2.reversed_axes(), &mut out);

@@ -113,6 +113,11 @@ fn sum_row_major<E: Element>(xs: &[E], shape: &[usize], axes: &[usize], keepdim:
                 out.copy_from_slice(xs);
             }
         }
+        Some(first) if first.reduced && blocks.len() > 1 && xs.len() <= PIECE => {
+            // Small enough to be one piece: its rows are summed straight into the output.
+            let row = xs.len() / first.len;
+            xs.chunks(row).for_each(|r| accumulate(r, &blocks[1..], &mut out));
+        }
         Some(first) if first.reduced && blocks.len() > 1 => {
             // Pieces of whole rows of the reduced first block, each summed into its own partial.
             let row = xs.len() / first.len;

@@ -12,6 +12,12 @@ pub fn relu<E: Element>(x: E) -> E {
     }
 }
 
+/// `g·relu'(x) = g·[x > 0]`: the gradient `g` of ReLU's output sent back to its input `x`.
+/// A product with the 0/1 indicator, so a NaN in `g` stays NaN.
+pub fn relu_backward<E: Element>(g: E, x: E) -> E {
+    g * indicator(x > E::zero())
+}
+
 /// `σ(x) = 1 / (1 + e^(−x))`, computed without overflow for large `|x|`; `σ'(x) = σ(x)(1 − σ(x))`.
 pub fn sigmoid<E: Element>(x: E) -> E {
     if x >= E::zero() {

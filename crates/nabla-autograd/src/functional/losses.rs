@@ -13,26 +13,64 @@
 //!
 //! The cross-entropies take *logits* and go through `log_softmax` / `softplus`, which never
 //! take the logarithm of a rounded-to-zero probability.
+//!
+//! [`mse`], the loss of every regression step, is one fused op; [`mse_composed`] is the same
+//! loss written with primitives, its gradient-check oracle.
 
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use nabla_tensor::Tensor;
 
+use crate::mode::is_grad_enabled;
 use crate::Var;
 
 #[track_caller]
 fn same_shape(op: &str, p: &Var, t: &Var) {
     assert_eq!(
-        p.shape(),
-        t.shape(),
+        p.dims(),
+        t.dims(),
         "{op}: predictions {:?} and targets {:?} must have the same shape",
-        p.shape(),
-        t.shape()
+        p.dims(),
+        t.dims()
     );
 }
 
-/// Mean squared error `mean((p − t)²)`.
+/// Mean squared error `mean((p − t)²)`, as one op.
+///
+/// Composed from primitives ([`mse_composed`]) the loss records four ops (the difference, its
+/// square, the sum, the scale by `1/n`) and its backward runs five. Fused, the forward runs the
+/// same four kernels under one tape node, and the backward is, for `n` elements and the
+/// incoming gradient `ȳ`,
+///
+/// ```text
+/// p̄ = (p − t) ⊙ (2ȳ/n)        t̄ = −p̄
+/// ```
+///
+/// which is bit for bit what the composed backward computes (`2·(ȳ/n)` is exactly twice the
+/// rounded `ȳ/n`, and the composed rule adds the two equal halves of the square's gradient).
+/// A plain `backward()` reuses the forward's `p − t`; a recorded one computes it with `Var` ops,
+/// so that second derivatives flow through it.
 #[track_caller]
 pub fn mse(predictions: &Var, targets: &Var) -> Var {
+    same_shape("mse", predictions, targets);
+    let d = Var::read_pair(predictions, targets, Tensor::sub);
+    let all: Vec<usize> = (0..d.ndim()).collect();
+    let n = d.len() as f64;
+    let value = d.mul(&d).sum_axes(&all, false).mul_scalar(1.0 / n);
+    Var::from_op("mse", value, &[predictions, targets], move |g, x, _| {
+        let p_grad = if is_grad_enabled() {
+            x[0].sub(&x[1]).mul(&g.mul_scalar(2.0 / n))
+        } else {
+            Var::constant(d.mul(&g.read().mul_scalar(2.0 / n)))
+        };
+        let t_grad = x[1].requires_grad().then(|| p_grad.neg());
+        vec![x[0].requires_grad().then_some(p_grad), t_grad]
+    })
+}
+
+/// [`mse`] composed from primitives: `mean((p − t)²)` as `sub`, `square`, `mean`. The oracle
+/// that the fused op is checked against.
+#[track_caller]
+pub fn mse_composed(predictions: &Var, targets: &Var) -> Var {
     same_shape("mse", predictions, targets);
     predictions.sub(targets).square().mean()
 }
@@ -135,6 +173,29 @@ mod tests {
         assert!((cross_entropy_smoothed(&z, &[0, 1], 0.0).item() - expected).abs() < 1e-12);
         let bce = binary_cross_entropy_with_logits(&v(&[0.0], &[1]), &Var::constant(t(&[1.0], &[1])));
         assert!((bce.item() - std::f64::consts::LN_2).abs() < 1e-15);
+    }
+
+    #[test]
+    fn fused_mse_equals_the_composed_form_bit_for_bit() {
+        for dtype in [nabla_tensor::DType::F32, nabla_tensor::DType::F64] {
+            let mut rng = nabla_tensor::rng(7);
+            let p = Var::new(nabla_tensor::init::normal(&[5, 3], 0.0, 1.0, dtype, &mut rng));
+            let q = Var::new(nabla_tensor::init::normal(&[5, 3], 0.0, 1.0, dtype, &mut rng));
+            let scale = Var::new(Tensor::scalar(0.3, dtype));
+            let (fused, composed) = (mse(&p, &q).mul(&scale), mse_composed(&p, &q).mul(&scale));
+            assert_eq!(fused.value().to_vec_f64(), composed.value().to_vec_f64());
+            let (g, h) = (fused.backward(), composed.backward());
+            for x in [&p, &q, &scale] {
+                assert_eq!(g.get(x).unwrap().to_vec_f64(), h.get(x).unwrap().to_vec_f64());
+            }
+            // Second order: the gradient with respect to p is itself differentiable.
+            let dp = crate::grad(&mse(&p, &q), &[&p], true)[0].clone().unwrap();
+            let dp_composed = crate::grad(&mse_composed(&p, &q), &[&p], true)[0].clone().unwrap();
+            let (g, h) = (dp.sum().backward(), dp_composed.sum().backward());
+            for x in [&p, &q] {
+                assert_eq!(g.get(x).unwrap().to_vec_f64(), h.get(x).unwrap().to_vec_f64());
+            }
+        }
     }
 
     #[test]

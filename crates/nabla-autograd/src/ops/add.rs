@@ -1,18 +1,19 @@
 //! Addition with broadcasting: `z = x + y`.
 //!
 //! `∂z/∂x = 1`, `∂z/∂y = 1`, so `x̄ = z̄` and `ȳ = z̄`, each summed back over the axes that
-//! broadcasting stretched (see [`Var::sum_to`]).
+//! broadcasting stretched (see [`Var::sum_to`]). An input that needs no gradient (data, a
+//! target) gets none, so no work is spent on it.
 
-use nabla_tensor::ShapeError;
+use nabla_tensor::{ShapeError, Tensor};
 
 use crate::Var;
 
 impl Var {
     /// `self + other`, broadcasting; returns a [`ShapeError`] when the shapes do not broadcast.
     pub fn try_add(&self, other: &Var) -> Result<Var, ShapeError> {
-        let value = self.value().try_add(&other.value())?;
+        let value = Var::read_pair(self, other, Tensor::try_add)?;
         Ok(Var::from_op("add", value, &[self, other], |g, x, _| {
-            vec![Some(g.sum_to(&x[0].shape())), Some(g.sum_to(&x[1].shape()))]
+            x.iter().map(|x| x.requires_grad().then(|| g.sum_to(x.dims()))).collect()
         }))
     }
 

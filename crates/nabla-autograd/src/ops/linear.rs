@@ -13,11 +13,14 @@
 //! ```
 //!
 //! Leading axes of `X` (`[batch, time, in]`) are folded into the row axis, so one large
-//! product replaces a batch of small ones. The backward is written with differentiable ops,
-//! so second derivatives work as for the composed form.
+//! product replaces a batch of small ones. Only inputs that need a gradient get one (not the
+//! data fed to a first layer). A plain `backward()` computes the three results on the tensors;
+//! when the backward pass is recorded they are written with differentiable ops, so second
+//! derivatives work as for the composed form.
 
 use nabla_tensor::ShapeError;
 
+use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
@@ -28,15 +31,11 @@ impl Var {
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         Ok(Var::from_op("linear", value, &inputs, |g, x, _| {
-            let (out_features, in_features) = (x[1].shape()[0], x[1].shape()[1]);
-            let rows = x[0].value().len() / in_features.max(1);
-            let g2 = g.reshape(&[rows, out_features]);
-            let x2 = x[0].reshape(&[rows, in_features]);
-            let mut grads = vec![Some(g2.matmul(&x[1]).reshape(&x[0].shape())), Some(g2.t().matmul(&x2))];
-            if x.len() == 3 {
-                grads.push(Some(g2.sum_axes(&[0], false)));
+            if is_grad_enabled() {
+                backward_recorded(g, x)
+            } else {
+                backward_plain(g, x)
             }
-            grads
         }))
     }
 
@@ -47,9 +46,45 @@ impl Var {
     }
 }
 
+/// The shapes of the folded operands: `Ȳ` as `[rows, out]`, `X` as `[rows, in]`.
+fn folded_shapes(x: &[Var]) -> ([usize; 2], [usize; 2]) {
+    let (out_features, in_features) = (x[1].dims()[0], x[1].dims()[1]);
+    let rows = x[0].dims().iter().product::<usize>() / in_features.max(1);
+    ([rows, out_features], [rows, in_features])
+}
+
+/// The backward rule of a plain `backward()`: `X̄`, `W̄`, `b̄` computed on the tensors.
+fn backward_plain(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
+    let (g_shape, x_shape) = folded_shapes(x);
+    let (g2, x2) = (g.value().reshape(&g_shape), x[0].value().reshape(&x_shape));
+    let x_grad = || Var::constant(g2.matmul(&x[1].value()).reshape(x[0].dims()));
+    let mut grads =
+        vec![x[0].requires_grad().then(x_grad), x[1].requires_grad().then(|| Var::constant(g2.t().matmul(&x2)))];
+    if x.len() == 3 {
+        grads.push(x[2].requires_grad().then(|| Var::constant(g2.sum_axes(&[0], false))));
+    }
+    grads
+}
+
+/// The same rule with differentiable ops, for a recorded backward pass.
+fn backward_recorded(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
+    let (g_shape, x_shape) = folded_shapes(x);
+    // A `[rows, in]` input needs no folding (nor its gradient unfolding).
+    let flat = x[0].ndim() == 2;
+    let fold = |v: &Var, shape: &[usize]| if flat { v.clone() } else { v.reshape(shape) };
+    let (g2, x2) = (fold(g, &g_shape), fold(&x[0], &x_shape));
+    let x_grad = || fold(&g2.matmul(&x[1]), x[0].dims());
+    let mut grads = vec![x[0].requires_grad().then(x_grad), x[1].requires_grad().then(|| g2.t().matmul(&x2))];
+    if x.len() == 3 {
+        grads.push(x[2].requires_grad().then(|| g2.sum_axes(&[0], false)));
+    }
+    grads
+}
+
 #[cfg(test)]
 mod tests {
     use crate::testing::v;
+    use crate::Var;
 
     #[test]
     fn golden() {
@@ -64,5 +99,25 @@ mod tests {
         assert_eq!(g.get(&w).unwrap().to_vec_f64(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
         assert!(g.get(&w).unwrap().is_contiguous());
         assert_eq!(g.get(&b).unwrap().to_vec_f64(), vec![1.0; 3]);
+    }
+
+    #[test]
+    fn plain_and_recorded_backward_agree_and_differentiate_again() {
+        use crate::gradcheck::{check_second_order, Tolerance};
+        use nabla_tensor::{init, rng, DType};
+        for x_shape in [vec![4, 3], vec![2, 2, 3], vec![3]] {
+            let x = init::uniform(&x_shape, -1.0, 1.0, DType::F64, &mut rng(1));
+            let w = init::uniform(&[2, 3], -1.0, 1.0, DType::F64, &mut rng(2));
+            let b = init::uniform(&[2], -1.0, 1.0, DType::F64, &mut rng(3));
+            let inputs: Vec<Var> = [&x, &w, &b].map(|t| Var::new(t.clone())).into();
+            let loss = || inputs[0].linear(&inputs[1], Some(&inputs[2])).tanh().sum();
+            let plain = loss().backward();
+            let recorded = crate::grad(&loss(), &[&inputs[0], &inputs[1], &inputs[2]], true);
+            for (input, g) in inputs.iter().zip(recorded) {
+                assert!(plain.get(input).unwrap().allclose(&g.unwrap().value(), 1e-12, 1e-12), "{x_shape:?}");
+            }
+            let f = |v: &[Var]| v[0].linear(&v[1], Some(&v[2])).tanh().sum();
+            check_second_order(f, &[x, w, b], Tolerance::default()).unwrap();
+        }
     }
 }

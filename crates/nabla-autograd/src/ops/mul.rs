@@ -1,17 +1,29 @@
 //! Elementwise product with broadcasting: `z = x ⊙ y`.
 //!
-//! `∂z/∂x = y`, `∂z/∂y = x`, so `x̄ = z̄ ⊙ y` and `ȳ = z̄ ⊙ x`, each summed over broadcast axes.
+//! `∂z/∂x = y`, `∂z/∂y = x`, so `x̄ = z̄ ⊙ y` and `ȳ = z̄ ⊙ x`, each summed over broadcast axes
+//! (and computed only for an input that needs a gradient).
+//!
+//! When both factors are the same `Var` (`x ⊙ x`, which is how `square` is written), the two
+//! products are the same `z̄ ⊙ x`: it is computed once and sent to both inputs, where the
+//! backward pass adds the two shares into `x̄ = 2·z̄ ⊙ x`.
 
-use nabla_tensor::ShapeError;
+use nabla_tensor::{ShapeError, Tensor};
 
 use crate::Var;
 
 impl Var {
     /// `self ⊙ other` (elementwise), broadcasting; a [`ShapeError`] when the shapes do not broadcast.
     pub fn try_mul(&self, other: &Var) -> Result<Var, ShapeError> {
-        let value = self.value().try_mul(&other.value())?;
+        let value = Var::read_pair(self, other, Tensor::try_mul)?;
         Ok(Var::from_op("mul", value, &[self, other], |g, x, _| {
-            vec![Some(g.mul(&x[1]).sum_to(&x[0].shape())), Some(g.mul(&x[0]).sum_to(&x[1].shape()))]
+            if x[0].id() == x[1].id() {
+                let share = g.mul(&x[0]);
+                return vec![Some(share.clone()), Some(share)];
+            }
+            vec![
+                x[0].requires_grad().then(|| g.mul(&x[1]).sum_to(x[0].dims())),
+                x[1].requires_grad().then(|| g.mul(&x[0]).sum_to(x[1].dims())),
+            ]
         }))
     }
 

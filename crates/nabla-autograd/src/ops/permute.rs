@@ -10,7 +10,7 @@ use crate::Var;
 impl Var {
     /// Reorders the axes; a [`ShapeError`] if `order` is not a permutation of the axes.
     pub fn try_permute(&self, order: &[usize]) -> Result<Var, ShapeError> {
-        let value = self.value().try_permute(order)?;
+        let value = self.read().try_permute(order)?;
         let mut inverse = vec![0; order.len()];
         for (i, &o) in order.iter().enumerate() {
             inverse[o] = i;
@@ -29,9 +29,10 @@ impl Var {
     pub fn transpose(&self, axis_a: usize, axis_b: usize) -> Var {
         let rank = self.ndim();
         assert!(axis_a < rank && axis_b < rank, "transpose: axes {axis_a}, {axis_b} must be below the rank {rank}");
-        let mut order: Vec<usize> = (0..rank).collect();
-        order.swap(axis_a, axis_b);
-        self.permute(&order)
+        // The permutation that exchanges two axes is its own inverse, so the gradient is
+        // swapped back the same way.
+        let value = self.read().transpose(axis_a, axis_b);
+        Var::from_op("permute", value, &[self], move |g, _, _| vec![Some(g.transpose(axis_a, axis_b))])
     }
 
     /// Swaps the last two axes (the batched matrix transpose).

@@ -1,12 +1,24 @@
 //! Rectified linear unit: `y = max(x, 0)`; `∂y/∂x = [x > 0]` (0 at 0), so `x̄ = ȳ ⊙ [x > 0]`.
+//!
+//! A plain `backward()` forms that product in one pass (`Tensor::relu_backward`, with no mask
+//! tensor in between). When the backward pass is recorded, it is written as the product with
+//! the mask as a constant, which differentiates in `ȳ` to the same masking (and in `x` to 0,
+//! almost everywhere).
 
+use nabla_tensor::Tensor;
+
+use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
     /// `max(self, 0)` elementwise.
     pub fn relu(&self) -> Var {
-        Var::from_op("relu", self.value().relu(), &[self], |g, x, _| {
-            vec![Some(g.mul(&Var::constant(x[0].value().gt_scalar(0.0))))]
+        let value = self.read().relu();
+        Var::from_op("relu", value, &[self], |g, x, _| {
+            if is_grad_enabled() {
+                return vec![Some(g.mul(&Var::constant(x[0].read().gt_scalar(0.0))))];
+            }
+            vec![Some(Var::constant(Var::read_pair(g, &x[0], Tensor::relu_backward)))]
         })
     }
 }
@@ -28,5 +40,15 @@ mod tests {
         for (a, b) in g.get(&x).unwrap().to_vec_f64().iter().zip(expected_grad) {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn the_recorded_backward_is_differentiable_in_the_incoming_gradient() {
+        // L = Σ w ⊙ relu(x): ∂L/∂x = w ⊙ [x > 0], and ∂(Σ ∂L/∂x)/∂w = [x > 0].
+        let (x, w) = (v(&[-1.0, 2.0, 3.0], &[3]), v(&[3.0, 4.0, 5.0], &[3]));
+        let dx = crate::grad(&x.relu().mul(&w).sum(), &[&x], true)[0].clone().unwrap();
+        assert_eq!(dx.value().to_vec_f64(), vec![0.0, 4.0, 5.0]);
+        let dw = crate::grad(&dx.sum(), &[&w], false)[0].clone().unwrap();
+        assert_eq!(dw.value().to_vec_f64(), vec![0.0, 1.0, 1.0]);
     }
 }

@@ -10,8 +10,8 @@ use crate::Var;
 impl Var {
     /// The same elements under `shape`; a [`ShapeError`] when the element counts differ.
     pub fn try_reshape(&self, shape: &[usize]) -> Result<Var, ShapeError> {
-        let value = self.value().try_reshape(shape)?;
-        Ok(Var::from_op("reshape", value, &[self], |g, x, _| vec![Some(g.reshape(&x[0].shape()))]))
+        let value = self.read().try_reshape(shape)?;
+        Ok(Var::from_op("reshape", value, &[self], |g, x, _| vec![Some(g.reshape(x[0].dims()))]))
     }
 
     /// The same elements under `shape`. Panics at the caller's line when the counts differ.

@@ -7,12 +7,14 @@ use crate::Var;
 impl Var {
     /// `self + c` elementwise for a constant `c`.
     pub fn add_scalar(&self, c: f64) -> Var {
-        Var::from_op("add_scalar", self.value().add_scalar(c), &[self], |g, _, _| vec![Some(g.clone())])
+        let value = self.read().add_scalar(c);
+        Var::from_op("add_scalar", value, &[self], |g, _, _| vec![Some(g.clone())])
     }
 
     /// `c · self` elementwise for a constant `c`.
     pub fn mul_scalar(&self, c: f64) -> Var {
-        Var::from_op("mul_scalar", self.value().mul_scalar(c), &[self], move |g, _, _| vec![Some(g.mul_scalar(c))])
+        let value = self.read().mul_scalar(c);
+        Var::from_op("mul_scalar", value, &[self], move |g, _, _| vec![Some(g.mul_scalar(c))])
     }
 }
 

@@ -1,17 +1,21 @@
 //! Subtraction with broadcasting: `z = x − y`.
 //!
-//! `∂z/∂x = 1`, `∂z/∂y = −1`, so `x̄ = z̄` and `ȳ = −z̄`, each summed over broadcast axes.
+//! `∂z/∂x = 1`, `∂z/∂y = −1`, so `x̄ = z̄` and `ȳ = −z̄`, each summed over broadcast axes (and
+//! computed only for an input that needs a gradient).
 
-use nabla_tensor::ShapeError;
+use nabla_tensor::{ShapeError, Tensor};
 
 use crate::Var;
 
 impl Var {
     /// `self − other`, broadcasting; a [`ShapeError`] when the shapes do not broadcast.
     pub fn try_sub(&self, other: &Var) -> Result<Var, ShapeError> {
-        let value = self.value().try_sub(&other.value())?;
+        let value = Var::read_pair(self, other, Tensor::try_sub)?;
         Ok(Var::from_op("sub", value, &[self, other], |g, x, _| {
-            vec![Some(g.sum_to(&x[0].shape())), Some(g.neg().sum_to(&x[1].shape()))]
+            vec![
+                x[0].requires_grad().then(|| g.sum_to(x[0].dims())),
+                x[1].requires_grad().then(|| g.neg().sum_to(x[1].dims())),
+            ]
         }))
     }
 

@@ -34,9 +34,8 @@ pub(crate) fn zip_update<const N: usize>(
     grad: &Tensor,
     f: impl Fn(f64, [f64; N]) -> [f64; N] + Sync,
 ) {
-    let shape = grad.shape().to_vec();
     for t in &targets {
-        assert_eq!(t.shape(), shape.as_slice(), "zip_update: shapes differ");
+        assert_eq!(t.shape(), grad.shape(), "zip_update: shapes differ");
     }
     let dtype = targets[0].dtype();
     for t in targets.iter_mut().filter(|t| t.dtype() != dtype) {
@@ -53,13 +52,16 @@ fn zip_update_as<E: Element, const N: usize>(
     grad: &Tensor,
     f: impl Fn(f64, [f64; N]) -> [f64; N] + Sync,
 ) {
-    let grad = grad.to_dtype(E::DTYPE).contiguous();
+    // Read in place when the gradient already is a row-major E array (the usual case).
+    let converted;
+    let grad = if grad.dtype() == E::DTYPE && grad.is_contiguous() {
+        grad
+    } else {
+        converted = grad.to_dtype(E::DTYPE).contiguous();
+        &converted
+    };
     let g: &[E] = grad.as_array::<E>().and_then(|a| a.as_slice()).expect("converted to a row-major E array above");
-    let mut chunks = targets.map(|t| t.as_slice_mut::<E>().chunks_mut(CHUNK));
-    let parts: Vec<([&mut [E]; N], &[E])> = g
-        .chunks(CHUNK)
-        .map(|g| (chunks.each_mut().map(|c| c.next().expect("targets have the gradient's length")), g))
-        .collect();
+    let targets = targets.map(|t| t.as_slice_mut::<E>());
     let update = |(mut t, g): ([&mut [E]; N], &[E])| {
         for (k, &gk) in g.iter().enumerate() {
             let y = f(gk.to_f64_exact(), std::array::from_fn(|i| t[i][k].to_f64_exact()));
@@ -68,11 +70,17 @@ fn zip_update_as<E: Element, const N: usize>(
             }
         }
     };
-    if g.len() >= PARALLEL_THRESHOLD {
-        parts.into_par_iter().for_each(update);
-    } else {
-        parts.into_iter().for_each(update);
+    if g.len() < PARALLEL_THRESHOLD {
+        // One pass on this thread: a small tensor is not worth splitting into chunks.
+        update((targets, g));
+        return;
     }
+    let mut chunks = targets.map(|t| t.chunks_mut(CHUNK));
+    let parts: Vec<([&mut [E]; N], &[E])> = g
+        .chunks(CHUNK)
+        .map(|g| (chunks.each_mut().map(|c| c.next().expect("targets have the gradient's length")), g))
+        .collect();
+    parts.into_par_iter().for_each(update);
 }
 
 /// `Σ xᵢ²` over all elements, accumulated in `f64` in row-major order.
