@@ -137,7 +137,13 @@ impl Tensor {
     /// assert_eq!(y.to_vec_f32(), vec![5.0, 7.0, 13.0, 15.0]);
     /// ```
     pub fn try_max_pool2d(&self, spec: Pool2dSpec) -> Result<Tensor, ShapeError> {
-        self.try_max_pool2d_with_indices(spec).map(|(values, _)| values)
+        if spec != Pool2dSpec::new([2, 2]) {
+            return self.try_max_pool2d_with_indices(spec).map(|(values, _)| values);
+        }
+        // The common 2×2 case without recording where the maxima were (inference).
+        let geo = Geometry::check("max_pool2d", self.shape(), spec, &[self.shape()])?;
+        let x = self.contiguous();
+        Ok(dispatch!(x, a => Tensor::from_vec(max_2x2(row_major(a), &geo), &geo.output_shape())))
     }
 
     /// [`try_max_pool2d`](Self::try_max_pool2d), panicking at the caller's line.
@@ -554,20 +560,50 @@ fn argmax_2x2<E: Element>(x: &[E], geo: &Geometry, indices: &mut [usize]) {
     for_each_plane(indices, geo.out_plane(), geo.parallel(), |p, out| {
         let plane = &x[p * in_plane..][..in_plane];
         for (i, out_row) in out.chunks_exact_mut(ow).enumerate() {
-            let (top_row, bottom_row) = (2 * i * w, (2 * i + 1) * w);
-            for (j, slot) in out_row.iter_mut().enumerate() {
-                let candidates = [top_row + 2 * j, top_row + 2 * j + 1, bottom_row + 2 * j, bottom_row + 2 * j + 1];
-                let mut best = candidates[0];
-                for &c in &candidates[1..] {
-                    let (v, top) = (plane[c], plane[best]);
-                    if v > top || (v.is_nan() && !top.is_nan()) {
-                        best = c;
+            let (top_start, bottom_start) = (2 * i * w, (2 * i + 1) * w);
+            let (top_row, bottom_row) = (&plane[top_start..][..2 * ow], &plane[bottom_start..][..2 * ow]);
+            for (j, ((slot, top), bottom)) in
+                out_row.iter_mut().zip(top_row.chunks_exact(2)).zip(bottom_row.chunks_exact(2)).enumerate()
+            {
+                // Candidates in row-major window order; the first largest wins, a NaN over any number.
+                let (mut best, mut at) = (top[0], top_start + 2 * j);
+                for (v, position) in [
+                    (top[1], top_start + 2 * j + 1),
+                    (bottom[0], bottom_start + 2 * j),
+                    (bottom[1], bottom_start + 2 * j + 1),
+                ] {
+                    if v > best || (v.is_nan() && !best.is_nan()) {
+                        (best, at) = (v, position);
+                    }
+                }
+                *slot = at;
+            }
+        }
+    });
+}
+
+/// The values [`argmax_2x2`] would pick, without the positions: `x[argmax]` exactly, signed
+/// zeros and NaN included, since the same comparisons choose.
+fn max_2x2<E: Element>(x: &[E], geo: &Geometry) -> Vec<E> {
+    let (in_plane, w, ow) = (geo.in_plane(), geo.in_hw[1], geo.out_hw[1]);
+    let mut out = vec![E::zero(); geo.planes * geo.out_plane()];
+    for_each_plane(&mut out, geo.out_plane(), geo.parallel(), |p, out| {
+        let plane = &x[p * in_plane..][..in_plane];
+        for (i, out_row) in out.chunks_exact_mut(ow).enumerate() {
+            let (top_row, bottom_row) = (&plane[2 * i * w..][..2 * ow], &plane[(2 * i + 1) * w..][..2 * ow]);
+            for ((slot, top), bottom) in out_row.iter_mut().zip(top_row.chunks_exact(2)).zip(bottom_row.chunks_exact(2))
+            {
+                let mut best = top[0];
+                for v in [top[1], bottom[0], bottom[1]] {
+                    if v > best || (v.is_nan() && !best.is_nan()) {
+                        best = v;
                     }
                 }
                 *slot = best;
             }
         }
     });
+    out
 }
 
 /// `out[p, o] = x[p, indices[p, o]]` for every plane `p`.
@@ -743,6 +779,19 @@ mod tests {
             (vec![1, 1, 5, 5], Pool2dSpec::new([2, 2])), // the last row and column are never read
             (vec![4, 8, 32, 32], spec([3, 3], [2, 2], [1, 1])),
         ]
+    }
+
+    #[test]
+    fn max_pool_2x2_values_equal_the_values_at_the_indices() {
+        let mut values = sample(&[2, 3, 9, 8], DType::F32, 11).to_vec_f64();
+        values[5] = f64::NAN;
+        values[20] = -0.0;
+        values[21] = 0.0;
+        let x = Tensor::from_vec(values.iter().map(|&v| v as f32).collect::<Vec<_>>(), &[2, 3, 9, 8]);
+        let (with_indices, _) = x.max_pool2d_with_indices(Pool2dSpec::new([2, 2]));
+        let direct = x.max_pool2d(Pool2dSpec::new([2, 2]));
+        let bits = |t: &Tensor| t.to_vec_f32().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&direct), bits(&with_indices));
     }
 
     #[test]

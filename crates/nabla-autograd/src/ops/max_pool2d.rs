@@ -15,6 +15,11 @@ use crate::Var;
 /// `x` gathered at fixed `indices` (one flat `h·W + w` position per output element).
 fn gather_at(x: &Var, indices: Arc<ArrayD<usize>>) -> Var {
     let value = x.value().max_pool2d_gather(&indices);
+    gathered(x, value, indices)
+}
+
+/// The op recording that `value` is `x` gathered at `indices`.
+fn gathered(x: &Var, value: Tensor, indices: Arc<ArrayD<usize>>) -> Var {
     Var::from_op("max_pool2d", value, &[x], move |g, x, _| vec![Some(scatter_to(g, indices.clone(), &x[0].shape()))])
 }
 
@@ -28,8 +33,12 @@ impl Var {
     /// Max pooling of `[n, c, h, w]` over `spec.kernel` windows; a [`ShapeError`] when the
     /// window does not fit.
     pub fn try_max_pool2d(&self, spec: Pool2dSpec) -> Result<Var, ShapeError> {
-        let (_, indices) = self.value().try_max_pool2d_with_indices(spec)?;
-        Ok(gather_at(self, Arc::new(indices)))
+        if !crate::is_grad_enabled() || !self.requires_grad() {
+            // Nothing will be differentiated (inference): the values alone.
+            return Ok(Var::constant(self.value().try_max_pool2d(spec)?));
+        }
+        let (values, indices) = self.value().try_max_pool2d_with_indices(spec)?;
+        Ok(gathered(self, values, Arc::new(indices)))
     }
 
     /// [`try_max_pool2d`](Self::try_max_pool2d), panicking at the caller's line.
