@@ -17,7 +17,9 @@
 //! * [`Var`] — a tensor that records the op that made it ([`var`]).
 //! * [`Var::backward`], [`grad`] — walk the tape backwards ([`backward`]).
 //! * [`no_grad`] — run without recording ([`mode`]).
-//! * `ops/` — the primitive ops, one file each: forward, backward, derivative formula.
+//! * `ops/` — the primitive ops, one file each: forward, backward, derivative formula; and the
+//!   fused ops (dense layer, BatchNorm, LayerNorm, softmax, GELU, LSTM cell), each beside the
+//!   composed form that is its oracle.
 //! * [`functional`] — softmax, losses, normalisation and activations built from primitives.
 //! * [`gradcheck`] — finite-difference checks of every backward rule.
 //!

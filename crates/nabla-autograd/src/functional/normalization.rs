@@ -18,6 +18,27 @@ impl Var {
         let var = centred.square().mean_axes(axes, true);
         centred.div(&var.add_scalar(eps).sqrt())
     }
+
+    /// The gradient of [`normalize`](Self::normalize) for the output gradient `g`, written
+    /// with differentiable ops (the recorded backward of the fused BatchNorm and LayerNorm);
+    /// also returns `x̂ = normalize(x)`. With `m` values per normalised group:
+    ///
+    /// ```text
+    /// x̄ = (m·ḡ − Σ ḡ − x̂·Σ ḡ⊙x̂) / (m·√(σ² + ε))
+    /// ```
+    pub(crate) fn normalize_backward(&self, axes: &[usize], eps: f64, g: &Var) -> (Var, Var) {
+        let shape = self.shape();
+        let m = axes.iter().map(|&d| shape[d]).product::<usize>() as f64;
+        let centred = self.sub(&self.mean_axes(axes, true));
+        let std = centred.square().mean_axes(axes, true).add_scalar(eps).sqrt();
+        let x_hat = centred.div(&std);
+        let dx = g
+            .mul_scalar(m)
+            .sub(&g.sum_axes(axes, true))
+            .sub(&x_hat.mul(&g.mul(&x_hat).sum_axes(axes, true)))
+            .div(&std.mul_scalar(m));
+        (dx, x_hat)
+    }
 }
 
 #[cfg(test)]

@@ -68,32 +68,24 @@ impl Var {
 }
 
 /// The backward formula of `nabla_tensor::batch_norm` written with differentiable ops, used
-/// when the backward pass is recorded:
-///
-/// ```text
-/// β̄ = Σ ḡ      γ̄ = Σ ḡ·x̂      x̄ = γ/(m·√(σ² + ε)) · (m·ḡ − β̄ − x̂·γ̄)
-/// ```
+/// when the backward pass is recorded: `β̄ = Σ ḡ`, `γ̄ = Σ ḡ·x̂`, and `x̄` from
+/// [`Var::normalize_backward`] with `ḡ` scaled by `γ`.
 fn backward_composed(x: &Var, weight: Option<&Var>, has_bias: bool, g: &Var, eps: f64) -> Vec<Option<Var>> {
     let shape = x.shape();
     let axes: Vec<usize> = (0..shape.len()).filter(|&d| d != 1).collect();
-    let m: usize = axes.iter().map(|&d| shape[d]).product();
     let mut broadcast = vec![1; shape.len()];
     broadcast[1] = shape[1];
-    let centred = x.sub(&x.mean_axes(&axes, true));
-    let std = centred.square().mean_axes(&axes, true).add_scalar(eps).sqrt();
-    let x_hat = centred.div(&std);
-    let sum_g = g.sum_axes(&axes, true);
-    let sum_gx = g.mul(&x_hat).sum_axes(&axes, true);
-    let mut dx = g.mul_scalar(m as f64).sub(&sum_g).sub(&x_hat.mul(&sum_gx)).div(&std.mul_scalar(m as f64));
-    if let Some(w) = weight {
-        dx = dx.mul(&w.reshape(&broadcast));
-    }
+    let g_hat = match weight {
+        Some(w) => g.mul(&w.reshape(&broadcast)),
+        None => g.clone(),
+    };
+    let (dx, x_hat) = x.normalize_backward(&axes, eps, &g_hat);
     let mut grads = vec![Some(dx)];
     if weight.is_some() {
-        grads.push(Some(sum_gx.reshape(&[shape[1]])));
+        grads.push(Some(g.mul(&x_hat).sum_axes(&axes, false)));
     }
     if has_bias {
-        grads.push(Some(sum_g.reshape(&[shape[1]])));
+        grads.push(Some(g.sum_axes(&axes, false)));
     }
     grads
 }

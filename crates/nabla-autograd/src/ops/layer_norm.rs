@@ -74,21 +74,13 @@ fn backward_composed(
     g: &Var,
     eps: f64,
 ) -> Vec<Option<Var>> {
-    let shape = x.shape();
-    let axes: Vec<usize> = (shape.len() - k..shape.len()).collect();
-    let d: usize = axes.iter().map(|&a| shape[a]).product();
-    let centred = x.sub(&x.mean_axes(&axes, true));
-    let std = centred.square().mean_axes(&axes, true).add_scalar(eps).sqrt();
-    let x_hat = centred.div(&std);
+    let n = x.ndim();
+    let axes: Vec<usize> = (n - k..n).collect();
     let g_hat = match weight {
         Some(w) => g.mul(w),
         None => g.clone(),
     };
-    let dx = g_hat
-        .mul_scalar(d as f64)
-        .sub(&g_hat.sum_axes(&axes, true))
-        .sub(&x_hat.mul(&g_hat.mul(&x_hat).sum_axes(&axes, true)))
-        .div(&std.mul_scalar(d as f64));
+    let (dx, x_hat) = x.normalize_backward(&axes, eps, &g_hat);
     let mut grads = vec![Some(dx)];
     if let Some(w) = weight {
         grads.push(Some(g.mul(&x_hat).sum_to(&w.shape())));
