@@ -482,20 +482,31 @@ impl<E: Element> RunBuffers<E> {
     }
 }
 
-/// Copies the output-shaped blocks of the run's images (`[r, c_out, L]`, row-major) into the
-/// columns of `wide` (`[c_out, r·L]`), or back when `into_images` is set.
-fn swap_layout<E: Element>(images: &mut [E], wide: &mut [E], geo: &Geometry, r: usize, into_images: bool) {
-    let (l, width) = (geo.out_pixels(), r * geo.out_pixels());
-    for j in 0..r {
-        for oc in 0..geo.c_out {
-            let image = &mut images[(j * geo.c_out + oc) * l..][..l];
-            let column = &mut wide[oc * width + j * l..][..l];
-            if into_images {
-                image.copy_from_slice(column);
-            } else {
-                column.copy_from_slice(image);
-            }
-        }
+/// The block of image `j` and output channel `oc` in a run's images (`[r, c_out, L]`,
+/// row-major) and in its `wide` matrix (`[c_out, r·L]`): the element ranges the two layouts
+/// exchange.
+fn run_blocks(geo: &Geometry, r: usize) -> impl Iterator<Item = (Range<usize>, Range<usize>)> {
+    let (l, c_out) = (geo.out_pixels(), geo.c_out);
+    (0..r).flat_map(move |j| {
+        (0..c_out).map(move |oc| {
+            let image = (j * c_out + oc) * l;
+            let column = oc * r * l + j * l;
+            (image..image + l, column..column + l)
+        })
+    })
+}
+
+/// The run's image blocks into the columns of `wide`.
+fn images_to_wide<E: Element>(images: &[E], wide: &mut [E], geo: &Geometry, r: usize) {
+    for (image, column) in run_blocks(geo, r) {
+        wide[column].copy_from_slice(&images[image]);
+    }
+}
+
+/// The columns of `wide` back into the run's image blocks.
+fn wide_to_images<E: Element>(wide: &[E], images: &mut [E], geo: &Geometry, r: usize) {
+    for (image, column) in run_blocks(geo, r) {
+        images[image].copy_from_slice(&wide[column]);
     }
 }
 
@@ -540,7 +551,7 @@ fn conv2d_kernel<E: Element>(x: &[E], w: &[E], geo: &Geometry) -> Vec<E> {
             let rhs = (&buf.cols[g * k * width..], [width, 1]);
             gemm_into([o, k, width], &mut buf.wide[g * o * width..][..o * width], false, lhs, rhs, parallelism);
         }
-        swap_layout(y_run, &mut buf.wide, geo, r, true);
+        wide_to_images(&buf.wide, y_run, geo, r);
     });
     y
 }
@@ -552,8 +563,8 @@ fn conv2d_backward_input_kernel<E: Element>(grad_out: &[E], w: &[E], geo: &Geome
     let mut dx = vec![E::zero(); geo.batch * geo.input_len()];
     for_each_run(&mut dx, geo.input_len(), geo, |images, dx_run, buf, parallelism| {
         let (r, width) = (images.len(), images.len() * l);
-        let mut g_run = grad_out[images.start * geo.output_len()..][..r * geo.output_len()].to_vec();
-        swap_layout(&mut g_run, &mut buf.wide, geo, r, false);
+        let g_run = &grad_out[images.start * geo.output_len()..][..r * geo.output_len()];
+        images_to_wide(g_run, &mut buf.wide, geo, r);
         for g in 0..geo.groups() {
             // cols_g [K, W] = W_gᵀ [K, O] · wide_g [O, W]; W_g is [O, K] row-major, so its
             // transpose has row stride 1 and column stride K.
@@ -596,8 +607,8 @@ fn conv2d_backward_weight_kernel<E: Element>(x: &[E], grad_out: &[E], geo: &Geom
                 &mut buf.cols[j * l * all_taps..][..l * all_taps],
             );
         }
-        let mut g_run = grad_out[images.start * geo.output_len()..][..r * geo.output_len()].to_vec();
-        swap_layout(&mut g_run, &mut buf.wide, geo, r, false);
+        let g_run = &grad_out[images.start * geo.output_len()..][..r * geo.output_len()];
+        images_to_wide(g_run, &mut buf.wide, geo, r);
         let mut dw = vec![E::zero(); weight_len];
         for g in 0..geo.groups() {
             // dW_g [O, K] = wide_g [O, W] · rows_g [W, K]; rows_g is columns g·K.. of rows.
