@@ -1,11 +1,11 @@
 //! Property-based checks of the fused ops against finite differences and against their
 //! composed forms (their oracles): batch and layer normalisation, softmax and log-softmax, GELU,
-//! the LSTM cell. (The fused
+//! the LSTM cell and the LSTM recurrence over a sequence. (The fused
 //! dense product `linear` is checked beside `matmul` in `gradcheck_shape.rs`; softmax against
 //! finite differences also in `gradcheck_reduce.rs`.)
 
 use nabla_autograd::gradcheck::{check_gradients, check_second_order, strategies as st, Tolerance};
-use nabla_autograd::{batch_norm_composed, layer_norm_composed, lstm_cell_composed, Var};
+use nabla_autograd::{batch_norm_composed, layer_norm_composed, lstm_cell_composed, lstm_sequence_composed, Var};
 use nabla_tensor::{init, rng, DType, Tensor};
 use proptest::prelude::*;
 
@@ -146,6 +146,25 @@ proptest! {
     }
 
     #[test]
+    fn lstm_sequence_fused_and_equal_composed(
+        time in 1usize..4,
+        batch in 1usize..4,
+        hidden in 1usize..4,
+        seed in any::<u64>(),
+    ) {
+        let inputs = lstm_sequence_inputs(time, batch, hidden, seed);
+        let r = random(&[time * batch, 2 * hidden], 3);
+        let f = |v: &[Var]| v[0].lstm_sequence(&v[1], &v[2], &v[3]).mul(&Var::constant(r.clone()));
+        if let Err(e) = check_gradients(f, &inputs, Tolerance::default()) {
+            panic!("{e}");
+        }
+        if let Err(e) = check_second_order(f, &inputs, Tolerance::default()) {
+            panic!("{e}");
+        }
+        prop_assert!(lstm_sequence_matches_composed(&inputs, 1e-12));
+    }
+
+    #[test]
     fn softmax_second_order((shape, axis, seed) in shape_and_axis()) {
         let f = move |v: &[Var]| v[0].softmax(axis).mul(&Var::constant(random(&v[0].shape(), 7)));
         if let Err(e) = check_second_order(f, &[random(&shape, seed)], Tolerance::default()) {
@@ -222,4 +241,30 @@ fn batch_norm_f32_matches_f64() {
     let (y64, _) = Var::new(x.clone()).batch_norm(Some(&Var::new(w.clone())), None, 1e-5);
     let (y32, _) = Var::new(x.to_dtype(DType::F32)).batch_norm(Some(&Var::new(w.to_dtype(DType::F32))), None, 1e-5);
     assert!(y32.value().to_dtype(DType::F64).allclose(&y64.value(), 1e-5, 1e-5));
+}
+
+/// `Z [T·B, 4H]`, `W_hh [4H, H]`, `h₋₁`, `c₋₁ [B, H]`.
+fn lstm_sequence_inputs(time: usize, batch: usize, hidden: usize, seed: u64) -> Vec<Tensor> {
+    let shapes = [[time * batch, 4 * hidden], [4 * hidden, hidden], [batch, hidden], [batch, hidden]];
+    shapes.iter().enumerate().map(|(k, s)| random(s, seed ^ k as u64).mul_scalar(0.5)).collect()
+}
+
+/// Whether the fused recurrence and its composed form agree within `tol` in values and in the
+/// gradients of all four inputs.
+fn lstm_sequence_matches_composed(inputs: &[Tensor], tol: f64) -> bool {
+    let v: Vec<Var> = inputs.iter().map(|t| Var::new(t.clone())).collect();
+    let (fused, composed) =
+        (v[0].lstm_sequence(&v[1], &v[2], &v[3]), lstm_sequence_composed(&v[0], &v[1], &v[2], &v[3]));
+    let r = Var::constant(random(&fused.shape(), 11));
+    let (gf, gc) = (fused.mul(&r).sum().backward(), composed.mul(&r).sum().backward());
+    fused.value().allclose(&composed.value(), tol, tol)
+        && v.iter().all(|p| gf.get(p).unwrap().allclose(gc.get(p).unwrap(), tol, tol))
+}
+
+#[test]
+fn lstm_sequence_split_over_threads_equals_composed() {
+    // Large enough for one block of batch rows per thread (at 48 units a step's product is
+    // 8·192·48 multiply-adds, above the kernel's threshold).
+    let inputs = lstm_sequence_inputs(4, 8, 48, 5);
+    assert!(lstm_sequence_matches_composed(&inputs, 1e-11));
 }

@@ -213,8 +213,7 @@ impl CharLm {
         assert!(shape.len() == 2, "CharLm: expected character ids [batch, time] but received {shape:?}");
         let (batch, time) = (shape[0], shape[1]);
         let x = call("embedding", &self.embedding, ids, trace.as_deref_mut());
-        let (steps, state) = self.rnn.forward_steps(&x, initial);
-        let h = Var::stack(&steps, 1);
+        let (h, state) = self.rnn.forward_sequence(&x, initial);
         if let Some(t) = trace.as_deref_mut() {
             t.enter("rnn");
             t.record(&self.rnn, &x.shape(), &h.shape());

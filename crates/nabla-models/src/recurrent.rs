@@ -165,22 +165,45 @@ impl RecurrentLayer {
     /// If `initial` is the other cell's state, or its shapes do not fit.
     #[track_caller]
     pub fn forward_steps(&self, input: &Var, initial: Option<&RecurrentState>) -> (Vec<Var>, RecurrentState) {
+        self.dispatch(initial, |l, s| l.forward_steps(input, s), |l, s| l.forward_steps(input, s))
+    }
+
+    /// Runs over `input` (`[batch, time, in]`) from `initial` (zeros when `None`): the top
+    /// layer's output at every step as one tensor `[batch, time, H]` and the final state. The
+    /// same numbers as stacking [`forward_steps`](Self::forward_steps), without cutting the
+    /// sequence into steps and gluing it back (an LSTM computes its steps as one block).
+    ///
+    /// # Panics
+    /// If `initial` is the other cell's state, or its shapes do not fit.
+    #[track_caller]
+    pub fn forward_sequence(&self, input: &Var, initial: Option<&RecurrentState>) -> (Var, RecurrentState) {
+        self.dispatch(initial, |l, s| every_step(l, input, s), |l, s| every_step(l, input, s))
+    }
+
+    /// Runs `lstm` or `gru` on this layer with the matching initial state.
+    #[track_caller]
+    fn dispatch<T>(
+        &self,
+        initial: Option<&RecurrentState>,
+        lstm: impl FnOnce(&Lstm, Option<&LstmState>) -> (T, LstmState),
+        gru: impl FnOnce(&Gru, Option<&RnnState>) -> (T, RnnState),
+    ) -> (T, RecurrentState) {
         match (self, initial) {
             (RecurrentLayer::Lstm(l), None) => {
-                let (steps, s) = l.forward_steps(input, None);
-                (steps, RecurrentState::Lstm(s))
+                let (out, s) = lstm(l, None);
+                (out, RecurrentState::Lstm(s))
             }
             (RecurrentLayer::Lstm(l), Some(RecurrentState::Lstm(s))) => {
-                let (steps, s) = l.forward_steps(input, Some(s));
-                (steps, RecurrentState::Lstm(s))
+                let (out, s) = lstm(l, Some(s));
+                (out, RecurrentState::Lstm(s))
             }
             (RecurrentLayer::Gru(l), None) => {
-                let (steps, s) = l.forward_steps(input, None);
-                (steps, RecurrentState::Gru(s))
+                let (out, s) = gru(l, None);
+                (out, RecurrentState::Gru(s))
             }
             (RecurrentLayer::Gru(l), Some(RecurrentState::Gru(s))) => {
-                let (steps, s) = l.forward_steps(input, Some(s));
-                (steps, RecurrentState::Gru(s))
+                let (out, s) = gru(l, Some(s));
+                (out, RecurrentState::Gru(s))
             }
             (layer, Some(_)) => panic!(
                 "RecurrentLayer: the initial state belongs to the other cell (this layer is an {})",
@@ -201,7 +224,7 @@ impl Module for RecurrentLayer {
     /// Every step's output, `[batch, time, in] → [batch, time, H]`.
     #[track_caller]
     fn forward(&self, input: &Var) -> Var {
-        Var::stack(&self.forward_steps(input, None).0, 1)
+        self.forward_sequence(input, None).0
     }
 
     fn kind(&self) -> &'static str {
@@ -221,5 +244,16 @@ impl Module for RecurrentLayer {
 
     fn flops(&self, input_shape: &[usize], output_shape: &[usize]) -> u64 {
         self.inner().flops(input_shape, output_shape)
+    }
+}
+
+/// Every step's output `[batch, time, H]` of `layer`, whatever its `return_sequences`.
+#[track_caller]
+fn every_step<R: Recurrent>(layer: &R, input: &Var, initial: Option<&R::State>) -> (Var, R::State) {
+    if layer.return_sequences() {
+        layer.forward_with_state(input, initial)
+    } else {
+        let (steps, state) = layer.forward_steps(input, initial);
+        (Var::stack(&steps, 1), state)
     }
 }

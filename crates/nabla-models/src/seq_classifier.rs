@@ -359,8 +359,7 @@ impl SeqClassifier {
         lengths: &[usize],
         trace: Option<&mut Trace>,
     ) -> Var {
-        let (steps, _) = layer.forward_steps(x, None);
-        let outputs = Var::stack(&steps, 1); // [B, T, H]
+        let (outputs, _) = layer.forward_sequence(x, None); // [B, T, H]
         if let Some(t) = trace {
             t.enter(name);
             t.record(layer, &x.shape(), &outputs.shape());

@@ -78,6 +78,12 @@ pub trait Element:
     fn to_f64_exact(self) -> f64;
     /// The error function `erf(x) = 2/√π ∫₀ˣ e^(−t²) dt`.
     fn erf(self) -> Self;
+    /// The logistic sigmoid `σ(x) = 1 / (1 + e⁻ˣ)` as the fused kernels evaluate it: for `f32`
+    /// [`vector_math::sigmoid_f32`](crate::vector_math::sigmoid_f32), which vectorises.
+    fn sigmoid(self) -> Self;
+    /// `tanh` as the fused kernels evaluate it: for `f64` the standard library's, for `f32`
+    /// [`vector_math::tanh_f32`](crate::vector_math::tanh_f32), which vectorises.
+    fn tanh_vectorised(self) -> Self;
 }
 
 impl Element for f32 {
@@ -106,6 +112,14 @@ impl Element for f32 {
     fn erf(self) -> Self {
         libm::erff(self)
     }
+    #[inline(always)]
+    fn sigmoid(self) -> Self {
+        crate::vector_math::sigmoid_f32(self)
+    }
+    #[inline(always)]
+    fn tanh_vectorised(self) -> Self {
+        crate::vector_math::tanh_f32(self)
+    }
 }
 
 impl Element for f64 {
@@ -133,5 +147,13 @@ impl Element for f64 {
     }
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+    #[inline(always)]
+    fn sigmoid(self) -> Self {
+        1.0 / (1.0 + (-self).exp())
+    }
+    #[inline(always)]
+    fn tanh_vectorised(self) -> Self {
+        self.tanh()
     }
 }

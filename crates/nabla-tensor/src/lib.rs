@@ -30,6 +30,7 @@ pub mod layer_norm;
 pub mod layout;
 pub mod linear;
 pub mod lstm_cell;
+pub mod lstm_sequence;
 pub mod matmul;
 pub mod parallel;
 pub mod pool;
@@ -39,6 +40,7 @@ pub mod slice;
 pub mod softmax;
 pub mod tensor;
 pub mod unary;
+pub mod vector_math;
 
 pub use binary::broadcast_shapes;
 pub use conv::Conv2dSpec;

@@ -28,6 +28,7 @@ use rayon::prelude::*;
 use crate::dtype::Element;
 use crate::parallel::PARALLEL_THRESHOLD;
 use crate::tensor::Tensor;
+use crate::vector_math::with_widest_vectors;
 use crate::DType;
 
 /// What [`Tensor::lstm_cell_forward`] returns.
@@ -96,37 +97,54 @@ fn slice<E: Element>(t: &Tensor) -> &[E] {
     t.as_array::<E>().and_then(|a| a.as_slice()).expect("made row-major E by the caller")
 }
 
-fn sigmoid<E: Element>(x: E) -> E {
-    E::one() / (E::one() + (-x).exp())
-}
-
-/// One row: `[h | c']` into `out`, `[i | f | g | o | tanh c']` into `act`.
-fn forward_row<E: Element>(out: &mut [E], act: &mut [E], z: &[E], c: &[E], hidden: usize) {
-    for k in 0..hidden {
-        let (i, f, g, o) =
-            (sigmoid(z[k]), sigmoid(z[hidden + k]), z[2 * hidden + k].tanh(), sigmoid(z[3 * hidden + k]));
-        let c_new = f * c[k] + i * g;
-        let t = c_new.tanh();
-        out[k] = o * t;
-        out[hidden + k] = c_new;
-        for (slot, v) in [i, f, g, o, t].into_iter().enumerate() {
-            act[slot * hidden + k] = v;
+/// One row: `[h | c']` into `out`, `[i | f | g | o | tanh c']` into `act`. Written as passes
+/// over whole gate blocks so that each compiles to vector instructions (the activations are
+/// [`Element::sigmoid`] and [`Element::tanh_vectorised`]); callers run it inside
+/// [`with_widest_vectors`].
+#[inline(always)]
+pub(crate) fn forward_row<E: Element>(out: &mut [E], act: &mut [E], z: &[E], c: &[E], hidden: usize) {
+    let (z, c) = (&z[..4 * hidden], &c[..hidden]);
+    let (act_ifgo, t) = act[..5 * hidden].split_at_mut(4 * hidden);
+    for (gate, (a, z)) in act_ifgo.chunks_exact_mut(hidden.max(1)).zip(z.chunks_exact(hidden.max(1))).enumerate() {
+        if gate == 2 {
+            a.iter_mut().zip(z).for_each(|(a, &z)| *a = z.tanh_vectorised());
+        } else {
+            a.iter_mut().zip(z).for_each(|(a, &z)| *a = z.sigmoid());
         }
+    }
+    let (i, rest) = act_ifgo.split_at(hidden);
+    let (f, rest) = rest.split_at(hidden);
+    let (g, o) = rest.split_at(hidden);
+    let (h_out, c_out) = out[..2 * hidden].split_at_mut(hidden);
+    for k in 0..hidden {
+        c_out[k] = f[k] * c[k] + i[k] * g[k];
+    }
+    t.iter_mut().zip(c_out.iter()).for_each(|(t, &c)| *t = c.tanh_vectorised());
+    for k in 0..hidden {
+        h_out[k] = o[k] * t[k];
     }
 }
 
 /// One row: `z̄` into `dz` and `c̄` into `dc` from the activations, the old cell and `[h̄ | c̄']`.
-fn backward_row<E: Element>(dz: &mut [E], dc: &mut [E], act: &[E], c: &[E], grad: &[E], hidden: usize) {
+#[inline(always)]
+pub(crate) fn backward_row<E: Element>(dz: &mut [E], dc: &mut [E], act: &[E], c: &[E], grad: &[E], hidden: usize) {
     let one = E::one();
+    let (act, c, dc) = (&act[..5 * hidden], &c[..hidden], &mut dc[..hidden]);
+    let (i, rest) = act.split_at(hidden);
+    let (f, rest) = rest.split_at(hidden);
+    let (g, rest) = rest.split_at(hidden);
+    let (o, t) = rest.split_at(hidden);
+    let (h_bar, c_bar) = grad[..2 * hidden].split_at(hidden);
+    let (dz_i, rest) = dz[..4 * hidden].split_at_mut(hidden);
+    let (dz_f, rest) = rest.split_at_mut(hidden);
+    let (dz_g, dz_o) = rest.split_at_mut(hidden);
     for k in 0..hidden {
-        let [i, f, g, o, t] = [0, 1, 2, 3, 4].map(|slot| act[slot * hidden + k]);
-        let (h_bar, c_bar) = (grad[k], grad[hidden + k]);
-        let c_hat = c_bar + h_bar * o * (one - t * t);
-        dz[k] = c_hat * g * i * (one - i);
-        dz[hidden + k] = c_hat * c[k] * f * (one - f);
-        dz[2 * hidden + k] = c_hat * i * (one - g * g);
-        dz[3 * hidden + k] = h_bar * t * o * (one - o);
-        dc[k] = c_hat * f;
+        let c_hat = c_bar[k] + h_bar[k] * o[k] * (one - t[k] * t[k]);
+        dz_i[k] = c_hat * g[k] * i[k] * (one - i[k]);
+        dz_f[k] = c_hat * c[k] * f[k] * (one - f[k]);
+        dz_g[k] = c_hat * i[k] * (one - g[k] * g[k]);
+        dz_o[k] = h_bar[k] * t[k] * o[k] * (one - o[k]);
+        dc[k] = c_hat * f[k];
     }
 }
 
@@ -140,13 +158,21 @@ fn forward<E: Element>(z: &Tensor, c: &Tensor, batch: usize, hidden: usize) -> L
             .par_chunks_mut(2 * h)
             .zip(acts.par_chunks_mut(5 * h))
             .zip(zs.par_chunks(4 * h).zip(cs.par_chunks(h)))
-            .for_each(|((out, act), (z, c))| forward_row(out, act, z, c, hidden));
+            .for_each(|((out, act), (z, c))| {
+                with_widest_vectors(
+                    #[inline(always)]
+                    || forward_row(out, act, z, c, hidden),
+                )
+            });
     } else {
-        packed
-            .chunks_mut(2 * h)
-            .zip(acts.chunks_mut(5 * h))
-            .zip(zs.chunks(4 * h).zip(cs.chunks(h)))
-            .for_each(|((out, act), (z, c))| forward_row(out, act, z, c, hidden));
+        packed.chunks_mut(2 * h).zip(acts.chunks_mut(5 * h)).zip(zs.chunks(4 * h).zip(cs.chunks(h))).for_each(
+            |((out, act), (z, c))| {
+                with_widest_vectors(
+                    #[inline(always)]
+                    || forward_row(out, act, z, c, hidden),
+                )
+            },
+        );
     }
     LstmCellForward {
         packed: Tensor::from_vec(packed, &[batch, 2 * hidden]),
@@ -163,12 +189,22 @@ fn backward<E: Element>(a: &Tensor, c: &Tensor, g: &Tensor, batch: usize, hidden
         dz.par_chunks_mut(4 * h)
             .zip(dc.par_chunks_mut(h))
             .zip(acts.par_chunks(5 * h).zip(cs.par_chunks(h).zip(gs.par_chunks(2 * h))))
-            .for_each(|((dz, dc), (act, (c, g)))| backward_row(dz, dc, act, c, g, hidden));
+            .for_each(|((dz, dc), (act, (c, g)))| {
+                with_widest_vectors(
+                    #[inline(always)]
+                    || backward_row(dz, dc, act, c, g, hidden),
+                )
+            });
     } else {
         dz.chunks_mut(4 * h)
             .zip(dc.chunks_mut(h))
             .zip(acts.chunks(5 * h).zip(cs.chunks(h).zip(gs.chunks(2 * h))))
-            .for_each(|((dz, dc), (act, (c, g)))| backward_row(dz, dc, act, c, g, hidden));
+            .for_each(|((dz, dc), (act, (c, g)))| {
+                with_widest_vectors(
+                    #[inline(always)]
+                    || backward_row(dz, dc, act, c, g, hidden),
+                )
+            });
     }
     (Tensor::from_vec(dz, &[batch, 4 * hidden]), Tensor::from_vec(dc, &[batch, hidden]))
 }

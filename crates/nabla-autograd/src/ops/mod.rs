@@ -17,6 +17,7 @@ pub(crate) mod layer_norm;
 mod linear;
 mod ln;
 pub(crate) mod lstm_cell;
+pub(crate) mod lstm_sequence;
 mod matmul;
 mod max;
 mod max_pool2d;

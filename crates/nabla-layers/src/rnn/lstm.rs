@@ -41,8 +41,8 @@ use nabla_autograd::Var;
 use nabla_tensor::{DType, Rng};
 
 use super::{
-    check_input, check_states, check_step, default_init, next_layer_rows, split_steps, stack_flops, time_major_rows,
-    zero_step_state, LstmState, Recurrent, RecurrentConfig,
+    check_input, check_states, check_step, default_init, split_steps, stack_flops, time_major_rows, zero_step_state,
+    LstmState, Recurrent, RecurrentConfig,
 };
 use crate::dropout::{Dropout, DropoutConfig};
 use crate::init::Initializer;
@@ -291,6 +291,28 @@ impl Recurrent for Lstm {
 
     #[track_caller]
     fn forward_steps(&self, input: &Var, initial: Option<&LstmState>) -> (Vec<Var>, LstmState) {
+        let (rows, state, batch, time) = self.run(input, initial);
+        (split_steps(&rows, batch, time), state)
+    }
+
+    #[track_caller]
+    fn forward_with_state(&self, input: &Var, initial: Option<&LstmState>) -> (Var, LstmState) {
+        let (rows, state, batch, time) = self.run(input, initial);
+        let output = if self.return_sequences {
+            rows.reshape(&[time, batch, self.hidden_size()]).permute(&[1, 0, 2])
+        } else {
+            rows.narrow(0, (time - 1) * batch, batch)
+        };
+        (output, state)
+    }
+}
+
+impl Lstm {
+    /// The top layer's `h` at every step as time-major rows `[time·batch, H]`, the final state,
+    /// and `(batch, time)`. Each layer is one product for the input's share of all its gates
+    /// and one fused recurrence (`Var::lstm_sequence`) over the steps.
+    #[track_caller]
+    fn run(&self, input: &Var, initial: Option<&LstmState>) -> (Var, LstmState, usize, usize) {
         let (batch, time) = check_input("Lstm", input, self.cells[0].input_size());
         let (layers, hidden) = (self.num_layers(), self.hidden_size());
         let initial = match initial {
@@ -302,27 +324,23 @@ impl Recurrent for Lstm {
             None => LstmState::zeros(layers, batch, hidden, input.dtype()),
         };
         let mut rows = time_major_rows(input);
-        let mut outputs = Vec::new();
         let mut last = LstmState { h: Vec::with_capacity(layers), c: Vec::with_capacity(layers) };
         for (k, cell) in self.cells.iter().enumerate() {
             if k > 0 {
-                rows = next_layer_rows(&outputs, self.dropout.as_ref());
+                if let Some(dropout) = &self.dropout {
+                    rows = dropout.forward(&rows);
+                }
             }
             // x·W_ihᵀ + b_ih + b_hh for every step at once: [time·batch, in] × [in, 4H].
             let projected = rows.matmul(&cell.weight_ih.t()).add(&cell.bias_ih.add(&cell.bias_hh));
-            let w_hh_t = cell.weight_hh.t();
-            let (mut h, mut c) = (initial.h[k].clone(), initial.c[k].clone());
-            outputs = split_steps(&projected, batch, time)
-                .iter()
-                .map(|p| {
-                    (h, c) = lstm_update(&p.add(&h.matmul(&w_hh_t)), &c);
-                    h.clone()
-                })
-                .collect();
-            last.h.push(h);
-            last.c.push(c);
+            // [hₜ | cₜ] for every step, [time·batch, 2H].
+            let packed = projected.lstm_sequence(&cell.weight_hh, &initial.h[k], &initial.c[k]);
+            let final_step = packed.narrow(0, (time - 1) * batch, batch);
+            last.h.push(final_step.narrow(1, 0, hidden));
+            last.c.push(final_step.narrow(1, hidden, hidden));
+            rows = packed.narrow(1, 0, hidden);
         }
-        (outputs, last)
+        (rows, last, batch, time)
     }
 }
 

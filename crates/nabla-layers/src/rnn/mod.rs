@@ -58,7 +58,11 @@
 //! depend on the state, so it is computed for all steps at once — one `[time·batch, in] ×
 //! [in, G·H]` product instead of `time` small ones — and only `h·W_hhᵀ` stays inside the loop.
 //! The steps' slices of that product are taken by halving ([`split_steps`] explains why), the
-//! gates are split with one `chunk`, and the outputs are stacked once at the end.
+//! gates are split with one `chunk`, and the outputs are stacked once at the end. The LSTM goes
+//! further: its whole loop is one fused op, `Var::lstm_sequence`, with no tape node per step
+//! (each thread runs the recurrence for its own block of batch rows), and its output is the
+//! `[time·batch, H]` block of every step's `h`, which [`Recurrent::forward_with_state`] turns
+//! into `[batch, time, H]` without splitting it into steps.
 
 pub mod bidirectional;
 pub mod gru;
