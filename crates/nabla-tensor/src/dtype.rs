@@ -84,6 +84,13 @@ pub trait Element:
     /// `tanh` as the fused kernels evaluate it: for `f64` the standard library's, for `f32`
     /// [`vector_math::tanh_f32`](crate::vector_math::tanh_f32), which vectorises.
     fn tanh_vectorised(self) -> Self;
+    /// `eˣ` as the fused kernels evaluate it: for `f32`
+    /// [`vector_math::exp_f32`](crate::vector_math::exp_f32) (vectorises; 0 below −87, `e⁸⁷`
+    /// above 87, so only for arguments that cannot overflow, such as `x − max`).
+    fn exp_vectorised(self) -> Self;
+    /// `erf` as the kernels evaluate it: for `f32`
+    /// [`vector_math::erf_f32`](crate::vector_math::erf_f32), which vectorises.
+    fn erf_vectorised(self) -> Self;
 }
 
 impl Element for f32 {
@@ -120,6 +127,14 @@ impl Element for f32 {
     fn tanh_vectorised(self) -> Self {
         crate::vector_math::tanh_f32(self)
     }
+    #[inline(always)]
+    fn exp_vectorised(self) -> Self {
+        crate::vector_math::exp_f32(self)
+    }
+    #[inline(always)]
+    fn erf_vectorised(self) -> Self {
+        crate::vector_math::erf_f32(self)
+    }
 }
 
 impl Element for f64 {
@@ -155,5 +170,13 @@ impl Element for f64 {
     #[inline(always)]
     fn tanh_vectorised(self) -> Self {
         self.tanh()
+    }
+    #[inline(always)]
+    fn exp_vectorised(self) -> Self {
+        self.exp()
+    }
+    #[inline(always)]
+    fn erf_vectorised(self) -> Self {
+        libm::erf(self)
     }
 }

@@ -16,15 +16,22 @@ use rayon::prelude::*;
 use crate::dtype::Element;
 use crate::parallel::PARALLEL_THRESHOLD;
 use crate::tensor::{dispatch2, Tensor};
+use crate::vector_math::with_widest_vectors;
+
+/// Elements per rayon task.
+const CHUNK: usize = 1 << 13;
 
 /// `Φ(x)`, the standard normal CDF.
+#[inline(always)]
 fn cdf<E: Element>(x: E) -> E {
-    E::of(0.5) * (E::one() + (x * E::of(std::f64::consts::FRAC_1_SQRT_2)).erf())
+    E::of(0.5) * (E::one() + (x * E::of(std::f64::consts::FRAC_1_SQRT_2)).erf_vectorised())
 }
 
 /// `φ(x)`, the standard normal density.
+#[inline(always)]
 fn pdf<E: Element>(x: E) -> E {
-    (x * x * E::of(-0.5)).exp() * E::of(0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2)
+    (x * x * E::of(-0.5)).exp_vectorised()
+        * E::of(0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2)
 }
 
 impl Tensor {
@@ -44,8 +51,24 @@ impl Tensor {
         dispatch2!("gelu_backward", self, grad, x, g => {
             let rule = |x, g| g * (cdf(x) + x * pdf(x));
             let out: ArrayD<_> = match (x.as_slice(), g.as_slice()) {
-                (Some(xs), Some(gs)) if xs.len() >= PARALLEL_THRESHOLD => {
-                    let values: Vec<_> = xs.par_iter().zip(gs).map(|(&x, &g)| rule(x, g)).collect();
+                (Some(xs), Some(gs)) => {
+                    let mut values = vec![Default::default(); xs.len()];
+                    let run = |(o, (x, g)): (&mut [_], (&[_], &[_]))| {
+                        with_widest_vectors(
+                            #[inline(always)]
+                            || {
+                                // An index loop, which inlines here (an iterator's `fold` would not).
+                                for i in 0..o.len().min(x.len()).min(g.len()) {
+                                    o[i] = rule(x[i], g[i]);
+                                }
+                            },
+                        )
+                    };
+                    if xs.len() >= PARALLEL_THRESHOLD {
+                        values.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK).zip(gs.par_chunks(CHUNK))).for_each(run);
+                    } else {
+                        run((&mut values[..], (xs, gs)));
+                    }
                     ArrayD::from_shape_vec(x.raw_dim(), values).expect("one value per element")
                 }
                 _ => Zip::from(x).and(g).map_collect(|&x, &g| rule(x, g)),

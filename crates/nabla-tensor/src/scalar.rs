@@ -28,10 +28,12 @@ pub fn sigmoid<E: Element>(x: E) -> E {
     }
 }
 
-/// Exact GELU, `gelu(x) = x·Φ(x) = ½·x·(1 + erf(x/√2))`; `gelu'(x) = Φ(x) + x·φ(x)`.
+/// Exact GELU, `gelu(x) = x·Φ(x) = ½·x·(1 + erf(x/√2))`; `gelu'(x) = Φ(x) + x·φ(x)` (`erf` by
+/// [`Element::erf_vectorised`]).
+#[inline(always)]
 pub fn gelu<E: Element>(x: E) -> E {
     let half = E::of(0.5);
-    half * x * (E::one() + (x * E::of(std::f64::consts::FRAC_1_SQRT_2)).erf())
+    half * x * (E::one() + (x * E::of(std::f64::consts::FRAC_1_SQRT_2)).erf_vectorised())
 }
 
 /// The tanh approximation of GELU used by GPT-2: `½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.

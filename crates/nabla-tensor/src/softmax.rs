@@ -43,9 +43,11 @@ use crate::parallel::PARALLEL_THRESHOLD;
 use crate::reduce::check_axes;
 use crate::scalar;
 use crate::tensor::{dispatch, Tensor};
+use crate::vector_math::with_widest_vectors;
 
 /// The shift `m` of a lane: its largest element, or 0 when all are `−∞` (then `x − m` stays
 /// `−∞` and `e^(x − m)` is 0, where `−∞ − (−∞)` would be NaN).
+#[inline(always)]
 fn shift<E: Element>(lane: &ArrayView1<'_, E>) -> E {
     let m = lane.iter().fold(E::neg_infinity(), |m, &x| scalar::maximum(x, m));
     if m == E::neg_infinity() {
@@ -56,17 +58,28 @@ fn shift<E: Element>(lane: &ArrayView1<'_, E>) -> E {
 }
 
 /// `ln Σ_j e^(x_j − m)`
+#[inline(always)]
 fn ln_sum_exp<E: Element>(lane: &ArrayView1<'_, E>, m: E) -> E {
-    lane.iter().fold(E::zero(), |s, &x| s + (x - m).exp()).ln()
+    lane.iter().fold(E::zero(), |s, &x| s + (x - m).exp_vectorised()).ln()
 }
 
+#[inline(always)]
 fn softmax_lane<E: Element>(x: ArrayView1<'_, E>, mut out: ArrayViewMut1<'_, E>) {
     let m = shift(&x);
-    out.zip_mut_with(&x, |o, &x| *o = (x - m).exp());
+    match (x.as_slice(), out.as_slice_mut()) {
+        // An index loop, which inlines into the wide-vector caller (ndarray's zip would not).
+        (Some(xs), Some(os)) => {
+            for i in 0..os.len().min(xs.len()) {
+                os[i] = (xs[i] - m).exp_vectorised();
+            }
+        }
+        _ => out.zip_mut_with(&x, |o, &x| *o = (x - m).exp_vectorised()),
+    }
     let total = out.iter().fold(E::zero(), |s, &e| s + e);
     out.mapv_inplace(|e| e / total);
 }
 
+#[inline(always)]
 fn log_softmax_lane<E: Element>(x: ArrayView1<'_, E>, mut out: ArrayViewMut1<'_, E>) {
     let m = shift(&x);
     let offset = m + ln_sum_exp(&x, m);
@@ -79,12 +92,19 @@ fn logsumexp_lane<E: Element>(x: ArrayView1<'_, E>) -> E {
 }
 
 /// Runs `f` on every lane along `axis`, writing a same-shaped output; rayon splits the lanes
-/// across threads for large tensors.
+/// across threads for large tensors. Each lane runs compiled for the CPU's widest vectors
+/// (`exp` is [`Element::exp_vectorised`]: `x − m ≤ 0` cannot overflow).
 fn per_lane<E: Element>(
     a: &ArcArray<E, IxDyn>,
     axis: usize,
-    f: fn(ArrayView1<'_, E>, ArrayViewMut1<'_, E>),
+    lane: impl Fn(ArrayView1<'_, E>, ArrayViewMut1<'_, E>) + Sync + Send,
 ) -> ArrayD<E> {
+    let f = |x, out| {
+        with_widest_vectors(
+            #[inline(always)]
+            || lane(x, out),
+        )
+    };
     let mut out = ArrayD::zeros(a.raw_dim());
     let zip = Zip::from(a.lanes(Axis(axis))).and(out.lanes_mut(Axis(axis)));
     if a.len() >= PARALLEL_THRESHOLD {
@@ -96,6 +116,7 @@ fn per_lane<E: Element>(
 }
 
 /// `x̄ = y ⊙ (ȳ − Σ_j ȳ_j·y_j)` on one lane: the backward of softmax, from its output `y`.
+#[inline(always)]
 fn softmax_backward_lane<E: Element>(y: ArrayView1<'_, E>, g: ArrayView1<'_, E>, mut out: ArrayViewMut1<'_, E>) {
     let dot = y.iter().zip(&g).fold(E::zero(), |s, (&y, &g)| s + y * g);
     Zip::from(&mut out).and(&y).and(&g).for_each(|o, &y, &g| *o = y * (g - dot));
@@ -103,9 +124,17 @@ fn softmax_backward_lane<E: Element>(y: ArrayView1<'_, E>, g: ArrayView1<'_, E>,
 
 /// `x̄ = ȳ − e^y · Σ_j ȳ_j` on one lane: the backward of log-softmax, from its output `y`
 /// (`e^y` is the softmax).
+#[inline(always)]
 fn log_softmax_backward_lane<E: Element>(y: ArrayView1<'_, E>, g: ArrayView1<'_, E>, mut out: ArrayViewMut1<'_, E>) {
     let total = g.iter().fold(E::zero(), |s, &g| s + g);
-    Zip::from(&mut out).and(&y).and(&g).for_each(|o, &y, &g| *o = g - y.exp() * total);
+    match (y.as_slice(), g.as_slice(), out.as_slice_mut()) {
+        (Some(ys), Some(gs), Some(os)) => {
+            for i in 0..os.len().min(ys.len()).min(gs.len()) {
+                os[i] = gs[i] - ys[i].exp_vectorised() * total;
+            }
+        }
+        _ => Zip::from(&mut out).and(&y).and(&g).for_each(|o, &y, &g| *o = g - y.exp_vectorised() * total),
+    }
 }
 
 /// [`per_lane`] for the backward kernels: `f(y_lane, g_lane, out_lane)`.
@@ -113,8 +142,14 @@ fn per_lane_backward<E: Element>(
     y: &ArcArray<E, IxDyn>,
     g: &ArcArray<E, IxDyn>,
     axis: usize,
-    f: fn(ArrayView1<'_, E>, ArrayView1<'_, E>, ArrayViewMut1<'_, E>),
+    lane: impl Fn(ArrayView1<'_, E>, ArrayView1<'_, E>, ArrayViewMut1<'_, E>) + Sync + Send,
 ) -> ArrayD<E> {
+    let f = |y, g, out| {
+        with_widest_vectors(
+            #[inline(always)]
+            || lane(y, g, out),
+        )
+    };
     let mut out = ArrayD::zeros(y.raw_dim());
     let zip = Zip::from(y.lanes(Axis(axis))).and(g.lanes(Axis(axis))).and(out.lanes_mut(Axis(axis)));
     if y.len() >= PARALLEL_THRESHOLD {
