@@ -18,7 +18,8 @@
 //! * [`Var::backward`], [`grad`] — walk the tape backwards ([`backward`]).
 //! * [`no_grad`] — run without recording ([`mode`]).
 //! * `ops/` — the primitive ops, one file each: forward, backward, derivative formula; and the
-//!   fused ops (dense layer, BatchNorm, LayerNorm, softmax, GELU, LSTM cell, LSTM recurrence), each beside the
+//!   fused ops (dense layer, BatchNorm, LayerNorm, softmax, GELU, LSTM cell, LSTM recurrence,
+//!   attention), each beside the
 //!   composed form that is its oracle.
 //! * [`functional`] — softmax, losses, normalisation and activations built from primitives.
 //! * [`gradcheck`] — finite-difference checks of every backward rule.
@@ -40,6 +41,7 @@ mod testing;
 pub use backward::{grad, Gradients};
 pub use mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use nabla_tensor::{or_panic, ShapeError};
+pub use ops::attention::attention_composed;
 pub use ops::batch_norm::{batch_norm_composed, BatchStats};
 pub use ops::layer_norm::layer_norm_composed;
 pub use ops::lstm_cell::lstm_cell_composed;

@@ -1,11 +1,13 @@
 //! Property-based checks of the fused ops against finite differences and against their
 //! composed forms (their oracles): batch and layer normalisation, softmax and log-softmax, GELU,
-//! the LSTM cell and the LSTM recurrence over a sequence. (The fused
+//! the LSTM cell, the LSTM recurrence over a sequence and scaled dot-product attention. (The fused
 //! dense product `linear` is checked beside `matmul` in `gradcheck_shape.rs`; softmax against
 //! finite differences also in `gradcheck_reduce.rs`.)
 
 use nabla_autograd::gradcheck::{check_gradients, check_second_order, strategies as st, Tolerance};
-use nabla_autograd::{batch_norm_composed, layer_norm_composed, lstm_cell_composed, lstm_sequence_composed, Var};
+use nabla_autograd::{
+    attention_composed, batch_norm_composed, layer_norm_composed, lstm_cell_composed, lstm_sequence_composed, Var,
+};
 use nabla_tensor::{init, rng, DType, Tensor};
 use proptest::prelude::*;
 
@@ -267,4 +269,51 @@ fn lstm_sequence_split_over_threads_equals_composed() {
     // 8·192·48 multiply-adds, above the kernel's threshold).
     let inputs = lstm_sequence_inputs(4, 8, 48, 5);
     assert!(lstm_sequence_matches_composed(&inputs, 1e-11));
+}
+
+/// `(q, k, v)` shapes `[.., tq, d]`, `[.., tk, d]`, `[.., tk, dv]` with 0–2 leading axes, a
+/// scale, whether causal, and a seed.
+#[allow(clippy::type_complexity)]
+fn attention_case() -> impl Strategy<Value = ([Vec<usize>; 3], f64, bool, u64)> {
+    (
+        prop::collection::vec(1usize..3, 0..3),
+        1usize..4,
+        1usize..4,
+        1usize..4,
+        1usize..4,
+        0.2f64..1.5,
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(|(lead, tq, tk, d, dv, scale, causal, seed)| {
+            let with = |a: usize, b: usize| lead.iter().copied().chain([a, b]).collect::<Vec<_>>();
+            ([with(tq, d), with(tk, d), with(tk, dv)], scale, causal, seed)
+        })
+}
+
+proptest! {
+    #![proptest_config(st::config(24))]
+
+    #[test]
+    fn attention_fused_and_equal_composed((shapes, scale, causal, seed) in attention_case()) {
+        let inputs: Vec<Tensor> = shapes.iter().enumerate().map(|(i, s)| random(s, seed ^ i as u64)).collect();
+        let mut out_shape = shapes[0].clone();
+        *out_shape.last_mut().unwrap() = *shapes[2].last().unwrap();
+        let r = random(&out_shape, seed ^ 7);
+        let f = |v: &[Var]| v[0].attention(&v[1], &v[2], scale, causal).mul(&Var::constant(r.clone()));
+        if let Err(e) = check_gradients(f, &inputs, Tolerance::default()) {
+            panic!("{e}");
+        }
+        if let Err(e) = check_second_order(f, &inputs, Tolerance::default()) {
+            panic!("{e}");
+        }
+        let v: Vec<Var> = inputs.iter().map(|t| Var::new(t.clone())).collect();
+        let (fused, composed) = (v[0].attention(&v[1], &v[2], scale, causal), attention_composed(&v[0], &v[1], &v[2], scale, causal));
+        prop_assert!(fused.value().allclose(&composed.value(), 1e-12, 1e-12));
+        let rv = Var::constant(r.clone());
+        let (gf, gc) = (fused.mul(&rv).sum().backward(), composed.mul(&rv).sum().backward());
+        for p in &v {
+            prop_assert!(gf.get(p).unwrap().allclose(gc.get(p).unwrap(), 1e-12, 1e-12));
+        }
+    }
 }

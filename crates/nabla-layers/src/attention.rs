@@ -30,6 +30,11 @@
 //! whole row is masked has nothing to read: its weights and its output are 0 (not the NaN that
 //! `softmax` of a row of `−∞` would give).
 //!
+//! Without an extra mask and without dropout on the weights, [`MultiHeadAttention`] runs the
+//! fused op `Var::attention` (causal or not), which computes the same numbers one head at a
+//! time with the head's scores in cache; with a mask or dropout, or when the weights are asked
+//! for, it composes the functions of this module.
+//!
 //! [`MultiHeadAttention`] runs `h` such attentions side by side on learned projections of
 //! `d_model / h` features each, then mixes the heads with an output projection:
 //!
@@ -353,13 +358,24 @@ impl MultiHeadAttention {
     /// If the shapes do not fit (the message names them), or the layer is causal and `tq ≠ tk`.
     #[track_caller]
     pub fn forward_qkv(&self, query: &Var, key: &Var, value: &Var, mask: Option<&Tensor>) -> Var {
-        self.forward_qkv_with_weights(query, key, value, mask).0
+        let dropout_active = self.dropout.is_training() && self.dropout.p() > 0.0;
+        if mask.is_some() || dropout_active {
+            return self.forward_qkv_with_weights(query, key, value, mask).0;
+        }
+        // No extra mask and no dropout on the weights: the fused op (`Var::attention`), which
+        // never builds the [batch, heads, tq, tk] weights as a tensor of the tape.
+        let (batch, tq, _) = self.check_qkv(query, key, value);
+        let q = self.split_heads(&self.query.forward(query));
+        let k = self.split_heads(&self.key.forward(key));
+        let v = self.split_heads(&self.value.forward(value));
+        let heads = q.attention(&k, &v, 1.0 / (self.head_dim() as f64).sqrt(), self.causal);
+        let merged = heads.permute(&[0, 2, 1, 3]).reshape(&[batch, tq, self.d_model()]);
+        self.out.forward(&merged)
     }
 
-    /// [`forward_qkv`](Self::forward_qkv), also returning the attention weights
-    /// `[batch, heads, tq, tk]` (before dropout) for inspection.
+    /// `(batch, tq, tk)` of query, key and value that fit this layer.
     #[track_caller]
-    pub fn forward_qkv_with_weights(&self, query: &Var, key: &Var, value: &Var, mask: Option<&Tensor>) -> (Var, Var) {
+    fn check_qkv(&self, query: &Var, key: &Var, value: &Var) -> (usize, usize, usize) {
         let d = self.d_model();
         let (qs, ks, vs) = (query.shape(), key.shape(), value.shape());
         let fits = qs.len() == 3 && ks.len() == 3 && qs[2] == d && ks == vs && ks[0] == qs[0] && ks[2] == d;
@@ -369,11 +385,20 @@ impl MultiHeadAttention {
              but received query {qs:?}, key {ks:?}, value {vs:?}"
         );
         let (tq, tk) = (qs[1], ks[1]);
+        assert!(
+            !self.causal || tq == tk,
+            "MultiHeadAttention: a causal layer needs as many queries as keys, got tq = {tq}, tk = {tk}"
+        );
+        (qs[0], tq, tk)
+    }
+
+    /// [`forward_qkv`](Self::forward_qkv), also returning the attention weights
+    /// `[batch, heads, tq, tk]` (before dropout) for inspection. Always the composed form, so
+    /// that the weights are a differentiable tensor.
+    #[track_caller]
+    pub fn forward_qkv_with_weights(&self, query: &Var, key: &Var, value: &Var, mask: Option<&Tensor>) -> (Var, Var) {
+        let (batch, tq, _) = self.check_qkv(query, key, value);
         let mask = if self.causal {
-            assert!(
-                tq == tk,
-                "MultiHeadAttention: a causal layer needs as many queries as keys, got tq = {tq}, tk = {tk}"
-            );
             let causal = causal_mask(tq);
             Some(match mask {
                 Some(m) => m.ne(&Tensor::scalar(0.0, m.dtype())).to_dtype(DType::F32).maximum(&causal),
@@ -387,7 +412,7 @@ impl MultiHeadAttention {
         let v = self.split_heads(&self.value.forward(value));
         let weights = attention_weights(&q, &k, mask.as_ref());
         let heads = self.dropout.forward(&weights).matmul(&v); // [batch, heads, tq, head_dim]
-        let merged = heads.permute(&[0, 2, 1, 3]).reshape(&[qs[0], tq, d]);
+        let merged = heads.permute(&[0, 2, 1, 3]).reshape(&[batch, tq, self.d_model()]);
         (self.out.forward(&merged), weights)
     }
 

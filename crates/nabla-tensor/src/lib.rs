@@ -17,6 +17,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod attention;
 pub mod batch_norm;
 pub mod binary;
 pub mod concat;

@@ -3,6 +3,7 @@
 
 mod abs;
 mod add;
+pub(crate) mod attention;
 mod avg_pool2d;
 pub(crate) mod batch_norm;
 mod concat;
