@@ -123,11 +123,16 @@ impl Optimizer for Adagrad {
         let lr = self.slots.learning_rate();
         self.slots.step(grads, |p, g, slots| {
             let [sum] = slots else { unreachable!("Adagrad keeps [S] per parameter") };
-            zip_update([p, sum], g, |g, [p, sum]| {
-                let g = g + wd * p;
-                let sum = sum + g * g;
-                [p - lr * g / (sum.sqrt() + eps), sum]
-            });
+            zip_update(
+                [p, sum],
+                g,
+                #[inline(always)]
+                |g, [p, sum]| {
+                    let g = g + wd * p;
+                    let sum = sum + g * g;
+                    [p - lr * g / (sum.sqrt() + eps), sum]
+                },
+            );
         });
     }
 

@@ -136,13 +136,18 @@ impl AdamStep {
         let step_size = lr / (1.0 - b1.powi(t));
         let sqrt_bc2 = (1.0 - b2.powi(t)).sqrt();
         let [m, v] = slots else { unreachable!("the Adam family keeps [m, v] per parameter") };
-        zip_update([p, m, v], g, |g, [p, m, v]| {
-            let p = p * (1.0 - lr * decoupled);
-            let g = g + l2 * p;
-            let m = b1 * m + (1.0 - b1) * g;
-            let v = b2 * v + (1.0 - b2) * g * g;
-            [p - step_size * m / (v.sqrt() / sqrt_bc2 + eps), m, v]
-        });
+        zip_update(
+            [p, m, v],
+            g,
+            #[inline(always)]
+            |g, [p, m, v]| {
+                let p = p * (1.0 - lr * decoupled);
+                let g = g + l2 * p;
+                let m = b1 * m + (1.0 - b1) * g;
+                let v = b2 * v + (1.0 - b2) * g * g;
+                [p - step_size * m / (v.sqrt() / sqrt_bc2 + eps), m, v]
+            },
+        );
     }
 }
 

@@ -148,24 +148,44 @@ impl Optimizer for RmsProp {
         };
         // One fused pass per variant, each carrying only the state it keeps.
         self.slots.step(grads, |p, g, slots| match slots {
-            [s] => zip_update([p, s], g, |g, [p, s]| {
-                let (g, s, _, d) = averages(p, g, s, 0.0);
-                [p - lr * g / d, s]
-            }),
-            [s, a] if centered => zip_update([p, s, a], g, |g, [p, s, a]| {
-                let (g, s, a, d) = averages(p, g, s, a);
-                [p - lr * g / d, s, a]
-            }),
-            [s, b] => zip_update([p, s, b], g, |g, [p, s, b]| {
-                let (g, s, _, d) = averages(p, g, s, 0.0);
-                let b = mu * b + g / d;
-                [p - lr * b, s, b]
-            }),
-            [s, a, b] => zip_update([p, s, a, b], g, |g, [p, s, a, b]| {
-                let (g, s, a, d) = averages(p, g, s, a);
-                let b = mu * b + g / d;
-                [p - lr * b, s, a, b]
-            }),
+            [s] => zip_update(
+                [p, s],
+                g,
+                #[inline(always)]
+                |g, [p, s]| {
+                    let (g, s, _, d) = averages(p, g, s, 0.0);
+                    [p - lr * g / d, s]
+                },
+            ),
+            [s, a] if centered => zip_update(
+                [p, s, a],
+                g,
+                #[inline(always)]
+                |g, [p, s, a]| {
+                    let (g, s, a, d) = averages(p, g, s, a);
+                    [p - lr * g / d, s, a]
+                },
+            ),
+            [s, b] => zip_update(
+                [p, s, b],
+                g,
+                #[inline(always)]
+                |g, [p, s, b]| {
+                    let (g, s, _, d) = averages(p, g, s, 0.0);
+                    let b = mu * b + g / d;
+                    [p - lr * b, s, b]
+                },
+            ),
+            [s, a, b] => zip_update(
+                [p, s, a, b],
+                g,
+                #[inline(always)]
+                |g, [p, s, a, b]| {
+                    let (g, s, a, d) = averages(p, g, s, a);
+                    let b = mu * b + g / d;
+                    [p - lr * b, s, a, b]
+                },
+            ),
             _ => unreachable!("RMSprop keeps one to three tensors per parameter"),
         });
     }

@@ -123,13 +123,23 @@ impl Optimizer for Sgd {
         let SgdConfig { momentum: mu, nesterov, weight_decay: wd, .. } = self.config;
         let lr = self.slots.learning_rate();
         self.slots.step(grads, |p, g, slots| match slots {
-            [] => zip_update([p], g, |g, [p]| [p - lr * (g + wd * p)]),
-            [velocity] => zip_update([p, velocity], g, |g, [p, b]| {
-                let g = g + wd * p;
-                let b = mu * b + g;
-                let g = if nesterov { g + mu * b } else { b };
-                [p - lr * g, b]
-            }),
+            [] => zip_update(
+                [p],
+                g,
+                #[inline(always)]
+                |g, [p]| [p - lr * (g + wd * p)],
+            ),
+            [velocity] => zip_update(
+                [p, velocity],
+                g,
+                #[inline(always)]
+                |g, [p, b]| {
+                    let g = g + wd * p;
+                    let b = mu * b + g;
+                    let g = if nesterov { g + mu * b } else { b };
+                    [p - lr * g, b]
+                },
+            ),
             _ => unreachable!("SGD keeps at most one tensor per parameter"),
         });
     }
