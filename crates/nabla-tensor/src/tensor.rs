@@ -274,7 +274,7 @@ impl Tensor {
         if self.is_contiguous() {
             self.clone()
         } else {
-            dispatch!(self, a => Tensor::from_array(a.as_standard_layout().into_owned()))
+            dispatch!(self, a => Tensor::from_array(row_major_copy(a)))
         }
     }
 
@@ -337,5 +337,66 @@ impl fmt::Debug for Tensor {
 impl fmt::Display for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         dispatch!(self, a => fmt::Display::fmt(a, f))
+    }
+}
+
+/// A row-major copy of a strided view. The last axis is copied one run at a time (a block copy
+/// when its elements are adjacent, as after a permute that keeps the last axis) and the other
+/// axes are walked like an odometer; ndarray's general iterator would step through the
+/// dynamic-rank index element by element.
+fn row_major_copy<E: Element>(a: &ArcArray<E, IxDyn>) -> ArrayD<E> {
+    let (shape, strides) = (a.shape(), a.strides());
+    let (len, rank) = (a.len(), shape.len());
+    if len == 0 || rank == 0 {
+        return a.as_standard_layout().into_owned();
+    }
+    let (run, run_stride) = (shape[rank - 1], strides[rank - 1]);
+    let mut out: Vec<E> = Vec::with_capacity(len);
+    let mut index = vec![0usize; rank - 1];
+    let mut offset = 0isize;
+    for _ in 0..len / run {
+        // SAFETY: `offset` is the position of element (index, 0) of the view, and the run's
+        // `run` elements at `run_stride` apart all lie inside it.
+        unsafe {
+            let start = a.as_ptr().offset(offset);
+            if run_stride == 1 {
+                out.extend_from_slice(std::slice::from_raw_parts(start, run));
+            } else {
+                out.extend((0..run as isize).map(|j| *start.offset(j * run_stride)));
+            }
+        }
+        for d in (0..rank - 1).rev() {
+            index[d] += 1;
+            offset += strides[d];
+            if index[d] < shape[d] {
+                break;
+            }
+            offset -= strides[d] * shape[d] as isize;
+            index[d] = 0;
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), out).expect("one element per position")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contiguous_copies_any_view_in_row_major_order() {
+        let base = Tensor::arange(0.0, 120.0, 1.0, DType::F64).reshape(&[2, 3, 4, 5]);
+        let views = [
+            base.permute(&[0, 2, 1, 3]),
+            base.permute(&[3, 1, 0, 2]),
+            base.narrow(3, 1, 3).permute(&[1, 0, 2, 3]),
+            base.narrow(1, 1, 2).narrow(3, 0, 1),
+            base.reshape(&[6, 20]).t(),
+        ];
+        for v in views {
+            let want: Vec<f64> = v.as_array::<f64>().unwrap().iter().copied().collect();
+            let c = v.contiguous();
+            assert!(c.is_contiguous() && c.shape() == v.shape());
+            assert_eq!(c.to_vec_f64(), want, "view of shape {:?}", v.shape());
+        }
     }
 }
