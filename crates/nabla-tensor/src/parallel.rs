@@ -56,7 +56,7 @@ pub(crate) fn map<E: Element, F>(a: ArrayViewD<'_, E>, cost: Cost, f: F) -> Arra
 where
     F: Fn(E) -> E + Sync + Send,
 {
-    if let Some(xs) = a.as_slice() {
+    if let Some(xs) = a.as_slice().filter(|xs| xs.len() >= SMALL) {
         // Row-major: loops over slices compiled for the CPU's widest vectors, which vectorise
         // when `f` does (the `*_vectorised` functions of `Element` do; C library calls do not)
         // and is inlined into them (pass an `#[inline(always)]` closure, as `gelu` does).
@@ -87,6 +87,10 @@ where
         a.mapv(f)
     }
 }
+
+/// Below this many elements a map runs as a plain `mapv`: choosing the vector width and
+/// zeroing an output first cost more than they save on a tiny tensor.
+const SMALL: usize = 1 << 10;
 
 /// Elements per rayon task in the slice paths: enough to amortise a task, small enough to split
 /// the smallest parallel map into several.

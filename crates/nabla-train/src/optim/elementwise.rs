@@ -72,6 +72,16 @@ fn zip_update_as<E: Element, const N: usize>(
         // cannot tell that the `N` target slices do not overlap, but it can vectorise a loop
         // over local arrays.
         const LANES: usize = 16;
+        if g.len() < 64 * LANES {
+            // A tiny parameter: choosing the vector width costs more than it saves.
+            for k in 0..g.len() {
+                let y = f(g[k].to_f64_exact(), std::array::from_fn(|i| t[i][k].to_f64_exact()));
+                for i in 0..N {
+                    t[i][k] = E::of(y[i]);
+                }
+            }
+            return;
+        }
         with_widest_vectors(
             #[inline(always)]
             || {
