@@ -19,6 +19,8 @@
 //!
 //! Matrix products do not use either: the `gemm` crate decides its own threading.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArrayD, ArrayViewD, Zip};
 
 use crate::dtype::Element;
@@ -60,25 +62,30 @@ where
         // Row-major: loops over slices compiled for the CPU's widest vectors, which vectorise
         // when `f` does (the `*_vectorised` functions of `Element` do; C library calls do not)
         // and is inlined into them (pass an `#[inline(always)]` closure, as `gelu` does).
-        let mut out = vec![E::zero(); xs.len()];
-        let run = |x: &[E], o: &mut [E]| {
+        // The output starts uninitialised (a pass of zeros would cost as much as a cheap map)
+        // and every element is written below before `set_len`.
+        let mut out: Vec<E> = Vec::with_capacity(xs.len());
+        let run = |x: &[E], o: &mut [MaybeUninit<E>]| {
             with_widest_vectors(
                 #[inline(always)]
                 || {
                     // An index loop, not an iterator chain: the iterator's `fold` would be a
                     // separate function, compiled without the wide vectors.
                     for i in 0..o.len().min(x.len()) {
-                        o[i] = f(x[i]);
+                        o[i] = MaybeUninit::new(f(x[i]));
                     }
                 },
             )
         };
+        let spare = &mut out.spare_capacity_mut()[..xs.len()];
         if xs.len() >= cost.threshold() {
             use rayon::prelude::*;
-            xs.par_chunks(CHUNK).zip(out.par_chunks_mut(CHUNK)).for_each(|(x, o)| run(x, o));
+            xs.par_chunks(CHUNK).zip(spare.par_chunks_mut(CHUNK)).for_each(|(x, o)| run(x, o));
         } else {
-            run(xs, &mut out);
+            run(xs, spare);
         }
+        // SAFETY: the loops above wrote all `xs.len()` elements.
+        unsafe { out.set_len(xs.len()) };
         return ArrayD::from_shape_vec(a.raw_dim(), out).expect("shape of a row-major input");
     }
     if a.len() >= cost.threshold() {
@@ -88,8 +95,8 @@ where
     }
 }
 
-/// Below this many elements a map runs as a plain `mapv`: choosing the vector width and
-/// zeroing an output first cost more than they save on a tiny tensor.
+/// Below this many elements a map runs as a plain `mapv`: choosing the vector width costs more
+/// than it saves on a tiny tensor.
 const SMALL: usize = 1 << 10;
 
 /// Elements per rayon task in the slice paths: enough to amortise a task, small enough to split
