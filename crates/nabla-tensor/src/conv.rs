@@ -737,26 +737,36 @@ fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E], ld: usize, col0: 
 /// The transpose of [`im2col`]'s patch matrix, one output pixel per row: `rows` is
 /// `[oh·ow, c_in·kh·kw]` row-major, row `(i, j)` holding the patch that output pixel `(i, j)`
 /// reads, tap `(c, p, q)` at column `(c·kh + p)·kw + q` (0 in the padding).
+///
+/// Filled one tap column at a time for a whole row of output pixels: the input row is read in
+/// order, the valid range of pixels comes from [`valid_outputs`] (no test per element), and
+/// the writes go `c_in·kh·kw` apart within a block that stays in cache.
 fn im2row<E: Element>(x: &[E], geo: &Geometry, rows: &mut [E]) {
     let ([h, w], [kh, kw], [oh, ow]) = (geo.in_hw, geo.kernel, geo.out_hw);
     let Conv2dSpec { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], .. } = geo.spec;
     let taps = geo.c_in * kh * kw;
+    // The output pixels of a row whose input column is inside the image depend only on q.
+    let valid_by_q: Vec<Range<usize>> = (0..kw).map(|q| valid_outputs(ow, w, sw, q * dw, pw)).collect();
     for i in 0..oh {
-        for j in 0..ow {
-            let row = &mut rows[(i * ow + j) * taps..][..taps];
-            for c in 0..geo.c_in {
-                for p in 0..kh {
-                    let dst = &mut row[(c * kh + p) * kw..][..kw];
-                    // Input row a = i·sh + p·dh − ph, or padding when outside 0..h.
-                    let a = (i * sh + p * dh).wrapping_sub(ph);
-                    if a >= h {
-                        dst.fill(E::zero());
+        let block = &mut rows[i * ow * taps..][..ow * taps];
+        for c in 0..geo.c_in {
+            for p in 0..kh {
+                // Input row a = i·sh + p·dh − ph, or padding when outside 0..h.
+                let a = (i * sh + p * dh).wrapping_sub(ph);
+                for q in 0..kw {
+                    let tap = (c * kh + p) * kw + q;
+                    let columns = if a < h { valid_by_q[q].clone() } else { 0..0 };
+                    for j in (0..columns.start).chain(columns.end..ow) {
+                        block[j * taps + tap] = E::zero();
+                    }
+                    if columns.is_empty() {
                         continue;
                     }
                     let src = &x[(c * h + a) * w..][..w];
-                    for (q, d) in dst.iter_mut().enumerate() {
-                        let b = (j * sw + q * dw).wrapping_sub(pw);
-                        *d = if b < w { src[b] } else { E::zero() };
+                    // Output pixel j reads input column j·sw + q·dw − pw.
+                    let first = columns.start * sw + q * dw - pw;
+                    for (n, j) in columns.enumerate() {
+                        block[j * taps + tap] = src[first + n * sw];
                     }
                 }
             }
