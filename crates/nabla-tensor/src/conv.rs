@@ -794,8 +794,15 @@ fn col2im<E: Element>(cols: &[E], ld: usize, col0: usize, geo: &Geometry, dx: &m
                     let dst = &mut plane[(i * sh + p * dh - ph) * w..][..w];
                     let src = &row[i * ow..][..ow][columns.clone()];
                     let first = columns.start * sw + q * dw - pw;
-                    for (d, s) in dst[first..].iter_mut().step_by(sw).zip(src) {
-                        *d = *d + *s;
+                    if sw == 1 {
+                        // Stride 1: one contiguous run of the input row, which vectorises.
+                        for (d, s) in dst[first..][..src.len()].iter_mut().zip(src) {
+                            *d = *d + *s;
+                        }
+                    } else {
+                        for (d, s) in dst[first..].iter_mut().step_by(sw).zip(src) {
+                            *d = *d + *s;
+                        }
                     }
                 }
             }
