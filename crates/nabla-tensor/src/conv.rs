@@ -753,9 +753,9 @@ fn im2row<E: Element>(x: &[E], geo: &Geometry, rows: &mut [E]) {
             for p in 0..kh {
                 // Input row a = i·sh + p·dh − ph, or padding when outside 0..h.
                 let a = (i * sh + p * dh).wrapping_sub(ph);
-                for q in 0..kw {
+                for (q, valid) in valid_by_q.iter().enumerate() {
                     let tap = (c * kh + p) * kw + q;
-                    let columns = if a < h { valid_by_q[q].clone() } else { 0..0 };
+                    let columns = if a < h { valid.clone() } else { 0..0 };
                     for j in (0..columns.start).chain(columns.end..ow) {
                         block[j * taps + tap] = E::zero();
                     }
