@@ -35,10 +35,12 @@
 //! contiguously (reading `W_hh` transposed in place measured 3–4× slower at these shapes). There
 //! is no tape, no slice and no allocation per step.
 
+use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 use crate::dtype::Element;
 use crate::lstm_cell::{backward_row, forward_row};
+use crate::matmul::gemm_accumulate;
 use crate::tensor::Tensor;
 use crate::vector_math::with_widest_vectors;
 use crate::DType;
@@ -409,37 +411,13 @@ fn backward<E: Element>(
     // W̄_hh = Z̄ᵀ·[h₋₁; h₀; …; h_{T−2}], one product over all steps (gemm's own threads).
     let mut h_prev = Vec::with_capacity(rows * hidden);
     h_prev.extend_from_slice(h0);
-    for r in 0..rows - batch {
+    for r in 0..rows.saturating_sub(batch) {
         h_prev.extend_from_slice(&packed[r * 2 * hidden..r * 2 * hidden + hidden]);
     }
     let mut dw = vec![E::zero(); gates * hidden];
-    if rows > 0 && hidden > 0 {
-        // SAFETY: Z̄ᵀ is read as [4H, T·B] with column stride 4H, H_prev as [T·B, H] row-major,
-        // and W̄_hh written as [4H, H] row-major — all inside their buffers.
-        unsafe {
-            gemm::gemm(
-                gates,
-                hidden,
-                rows,
-                dw.as_mut_ptr(),
-                1,
-                hidden as isize,
-                false,
-                dz.as_ptr(),
-                gates as isize,
-                1,
-                h_prev.as_ptr(),
-                1,
-                hidden as isize,
-                E::one(),
-                E::one(),
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            )
-        }
-    }
+    let dz_view = ArrayView2::from_shape((rows, gates), &dz[..]).expect("Z̄ is [T·B, 4H]");
+    let h_prev = ArrayView2::from_shape((rows, hidden), &h_prev[..]).expect("H_prev is [T·B, H]");
+    gemm_accumulate(dz_view.t(), h_prev, &mut dw);
     LstmSequenceGrads {
         projected: Tensor::from_vec(dz, &[rows, gates]),
         weight_hh: Tensor::from_vec(dw, &[gates, hidden]),
