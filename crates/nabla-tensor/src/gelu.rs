@@ -14,12 +14,9 @@ use ndarray::{ArrayD, Zip};
 use rayon::prelude::*;
 
 use crate::dtype::Element;
-use crate::parallel::PARALLEL_THRESHOLD;
+use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};
 use crate::tensor::{dispatch2, Tensor};
 use crate::vector_math::with_widest_vectors;
-
-/// Elements per rayon task.
-const CHUNK: usize = 1 << 13;
 
 /// `Φ(x)`, the standard normal CDF.
 #[inline(always)]

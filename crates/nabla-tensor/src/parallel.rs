@@ -18,6 +18,9 @@
 //!   only wins for large arrays.
 //!
 //! Matrix products do not use either: the `gemm` crate decides its own threading.
+//!
+//! Maps over row-major tensors run in chunks of 8 Ki elements, each loop compiled for the
+//! CPU's widest vectors (`vector_math::with_widest_vectors`).
 
 use std::mem::MaybeUninit;
 
@@ -101,7 +104,7 @@ const SMALL: usize = 1 << 10;
 
 /// Elements per rayon task in the slice paths: enough to amortise a task, small enough to split
 /// the smallest parallel map into several.
-const CHUNK: usize = 1 << 13;
+pub(crate) const CHUNK: usize = 1 << 13;
 
 /// `f` applied to pairs of elements of two arrays of one shape (cheap arithmetic), in parallel
 /// when large.
