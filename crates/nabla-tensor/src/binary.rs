@@ -11,11 +11,14 @@
 //!
 //! Comparisons return a tensor of the same dtype holding 1 where the relation holds, else 0.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArcArray, ArrayD, IxDyn, Zip};
+use rayon::prelude::*;
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
-use crate::parallel::{map, zip_map, Cost, PARALLEL_THRESHOLD_CHEAP};
+use crate::parallel::{map, zip_map, Cost, CHUNK, PARALLEL_THRESHOLD_CHEAP};
 use crate::scalar;
 use crate::tensor::{dispatch2, Tensor};
 
@@ -74,6 +77,17 @@ where
     if let (Some(&x), true) = (a.first(), a.len() == 1 && shape == b.shape()) {
         return Ok(map(b.view(), Cost::Cheap, |y| f(x, y)));
     }
+    // One operand is row-major and already has the result's shape, the other repeats along
+    // leading and trailing axes only (a bias): runs over slices, no broadcast views.
+    if let (Some(xs), Some(ys)) = (a.as_slice(), b.as_slice()) {
+        if let (true, Some(block)) = (shape == a.shape(), block_broadcast(b.shape(), &shape)) {
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), block_broadcast_map(xs, ys, block, f)).expect("shape"));
+        }
+        if let (true, Some(block)) = (shape == b.shape(), block_broadcast(a.shape(), &shape)) {
+            let flipped = block_broadcast_map(ys, xs, block, |y, x| f(x, y));
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), flipped).expect("shape"));
+        }
+    }
     let av = a.broadcast(IxDyn(&shape)).expect("shape checked by broadcast_shapes");
     let bv = b.broadcast(IxDyn(&shape)).expect("shape checked by broadcast_shapes");
     Ok(if av.len() >= PARALLEL_THRESHOLD_CHEAP {
@@ -81,6 +95,64 @@ where
     } else {
         Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y))
     })
+}
+
+/// How `small` repeats when it broadcasts to `shape` along leading and trailing axes only,
+/// as a bias does (`[c, 1, 1]` against `[n, c, h, w]`, `[k]` against `[m, k]`): the pair
+/// `(mid, inner)` such that element `i` of the row-major result reads
+/// `small[(i / inner) % mid]`. `None` for any other pattern (`[n, 1, w]` against `[n, c, w]`).
+fn block_broadcast(small: &[usize], shape: &[usize]) -> Option<(usize, usize)> {
+    let lead = shape.len().checked_sub(small.len())?;
+    let extent = |d: usize| if d < lead { 1 } else { small[d - lead] };
+    let first = (0..shape.len()).find(|&d| extent(d) != 1)?;
+    let end = (0..shape.len()).rfind(|&d| extent(d) != 1).expect("first exists") + 1;
+    if (first..end).any(|d| extent(d) != shape[d]) {
+        return None;
+    }
+    Some((shape[first..end].iter().product(), shape[end..].iter().product()))
+}
+
+/// `f(big[i], small[(i / inner) % mid])` for every element of the row-major `big`: the
+/// broadcast of [`block_broadcast`] walked as runs, in parallel when large. Within a run of
+/// `inner` elements the small operand is one value; with `inner = 1` the run is a slice of it.
+fn block_broadcast_map<E: Element, F>(big: &[E], small: &[E], (mid, inner): (usize, usize), f: F) -> Vec<E>
+where
+    F: Fn(E, E) -> E + Sync + Send,
+{
+    debug_assert_eq!(small.len(), mid);
+    // Elements `start..start + o.len()` of the result into `o`.
+    let fill = |start: usize, o: &mut [MaybeUninit<E>]| {
+        let mut done = 0;
+        while done < o.len() {
+            let i = start + done;
+            let m = (i / inner) % mid;
+            let (x, o) = (&big[i..], &mut o[done..]);
+            let len = if inner == 1 {
+                let (ys, len) = (&small[m..], (mid - m).min(o.len()));
+                for k in 0..len {
+                    o[k] = MaybeUninit::new(f(x[k], ys[k]));
+                }
+                len
+            } else {
+                let (y, len) = (small[m], (inner - i % inner).min(o.len()));
+                for k in 0..len {
+                    o[k] = MaybeUninit::new(f(x[k], y));
+                }
+                len
+            };
+            done += len;
+        }
+    };
+    let mut out: Vec<E> = Vec::with_capacity(big.len());
+    let spare = &mut out.spare_capacity_mut()[..big.len()];
+    if big.len() >= PARALLEL_THRESHOLD_CHEAP {
+        spare.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| fill(c * CHUNK, o));
+    } else {
+        fill(0, spare);
+    }
+    // SAFETY: `fill` wrote every one of the `big.len()` elements.
+    unsafe { out.set_len(big.len()) };
+    out
 }
 
 macro_rules! binary {
@@ -177,6 +249,49 @@ mod tests {
         let wide = Tensor::from_vec(vec![2.0f64], &[1, 1, 1]);
         assert_eq!(a.mul(&wide).shape(), &[1, 3, 2]);
         assert_eq!(a.mul(&wide).to_vec_f64(), vec![2.0, 8.0, 4.0, 10.0, 6.0, 12.0]);
+    }
+
+    /// `a − b` (f32 operands) by the definition: every result index mapped back into both
+    /// operands.
+    fn naive_sub(a: &Tensor, b: &Tensor) -> Vec<f64> {
+        let shape = broadcast_shapes("t", a.shape(), b.shape()).unwrap();
+        let (av, bv) = (a.to_vec_f64(), b.to_vec_f64());
+        let flat = |operand: &[usize], index: &[usize]| {
+            let lead = index.len() - operand.len();
+            operand.iter().enumerate().fold(0, |at, (d, &n)| at * n + if n == 1 { 0 } else { index[lead + d] })
+        };
+        (0..shape.iter().product::<usize>())
+            .map(|mut i| {
+                let mut index = vec![0; shape.len()];
+                for d in (0..shape.len()).rev() {
+                    (index[d], i) = (i % shape[d], i / shape[d]);
+                }
+                f64::from(av[flat(a.shape(), &index)] as f32 - bv[flat(b.shape(), &index)] as f32)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bias_like_broadcasts_match_the_definition_on_both_sides() {
+        let cases: &[(&[usize], &[usize])] = &[
+            (&[3, 4, 5, 6], &[4, 1, 1]),    // a convolution's bias
+            (&[7, 9], &[9]),                // a dense layer's bias
+            (&[2, 3, 4], &[3, 4]),          // trailing block
+            (&[2, 3, 4, 5], &[1, 3, 4, 1]), // middle block of two axes
+            (&[5, 4], &[5, 1]),             // leading axis only
+            (&[2, 3, 4], &[2, 1, 4]),       // not one block: the general path
+            (&[300, 40, 50], &[40, 1]),     // large enough to split across threads
+        ];
+        for (seed, &(big, small)) in cases.iter().enumerate() {
+            let mut rng = crate::rng(seed as u64);
+            let x = crate::init::normal(big, 0.0, 1.0, crate::DType::F32, &mut rng);
+            let b = crate::init::normal(small, 0.0, 1.0, crate::DType::F32, &mut rng);
+            for (l, r) in [(&x, &b), (&b, &x)] {
+                let got = l.sub(r);
+                assert_eq!(got.shape(), broadcast_shapes("t", l.shape(), r.shape()).unwrap().as_slice());
+                assert_eq!(got.to_vec_f64(), naive_sub(l, r), "{:?} - {:?}", l.shape(), r.shape());
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
+use crate::scratch::Scratch;
 use crate::tensor::{dispatch2, Tensor};
 
 /// How a 2-D convolution slides its kernel: stride, zero padding, dilation and channel groups.
@@ -466,19 +467,17 @@ fn images_per_run(geo: &Geometry) -> usize {
 
 /// The two work matrices of a run of `r` images, `W = r·L` columns wide (image `j` of the run
 /// owns columns `j·L .. (j+1)·L`): the patch matrix `cols` `[c_in·kh·kw, W]` and the
-/// output-side matrix `wide` `[c_out, W]`. Allocated once per thread and reused.
-struct RunBuffers<E> {
-    cols: Vec<E>,
-    wide: Vec<E>,
+/// output-side matrix `wide` `[c_out, W]`. Taken from the thread's [`Scratch`] pool, so a
+/// training loop reuses them every step; each kernel writes them before reading them.
+struct RunBuffers<E: Element> {
+    cols: Scratch<E>,
+    wide: Scratch<E>,
 }
 
 impl<E: Element> RunBuffers<E> {
     fn new(geo: &Geometry) -> Self {
         let width = images_per_run(geo) * geo.out_pixels();
-        RunBuffers {
-            cols: vec![E::zero(); geo.groups() * geo.patch_len() * width],
-            wide: vec![E::zero(); geo.c_out * width],
-        }
+        RunBuffers { cols: Scratch::new(geo.groups() * geo.patch_len() * width), wide: Scratch::new(geo.c_out * width) }
     }
 }
 
@@ -581,7 +580,8 @@ fn conv2d_backward_input_kernel<E: Element>(grad_out: &[E], w: &[E], geo: &Geome
 
 /// `dW = Σ_runs wide · rows`, one product per run of images: the run's output gradients side
 /// by side (`wide`, `[c_out, W]`) times its patches laid out one pixel per row (`rows`,
-/// `[W, c_in·kh·kw]`, see [`im2row`]); the partial sums are added in run order.
+/// `[W, c_in·kh·kw]`, see [`im2row`]); the partial sums are added in run order, and the taps
+/// of each filter reordered from `rows`' channels-last order to the weight's.
 ///
 /// The patch matrix is transposed here on purpose. `wide · colsᵀ` would hand gemm two operands
 /// that are both contiguous along the summed axis, a layout its packing handles 3–10× slower
@@ -597,15 +597,14 @@ fn conv2d_backward_weight_kernel<E: Element>(x: &[E], grad_out: &[E], geo: &Geom
     let runs = geo.batch.div_ceil(r);
     let parallelism = if runs > 1 { gemm::Parallelism::None } else { gemm::Parallelism::Rayon(0) };
     let all_taps = geo.groups() * k;
+    let pixels = geo.in_hw[0] * geo.in_hw[1];
     let partial_sum = |buf: &mut RunBuffers<E>, run: usize| {
         let images = run * r..((run + 1) * r).min(geo.batch);
         let (r, width) = (images.len(), images.len() * l);
+        let mut x_last = Scratch::new(geo.input_len());
         for (j, n) in images.clone().enumerate() {
-            im2row(
-                &x[n * geo.input_len()..][..geo.input_len()],
-                geo,
-                &mut buf.cols[j * l * all_taps..][..l * all_taps],
-            );
+            to_channels_last(&x[n * geo.input_len()..][..geo.input_len()], geo.c_in, pixels, &mut x_last);
+            im2row(&x_last, geo, &mut buf.cols[j * l * all_taps..][..l * all_taps]);
         }
         let g_run = &grad_out[images.start * geo.output_len()..][..r * geo.output_len()];
         images_to_wide(g_run, &mut buf.wide, geo, r);
@@ -630,7 +629,16 @@ fn conv2d_backward_weight_kernel<E: Element>(x: &[E], grad_out: &[E], geo: &Geom
             *total = *total + v;
         }
     }
-    dw
+    // Each filter's taps from im2row's (p, q, c) order into the weight's (c, p, q).
+    let ([kh, kw], c) = (geo.kernel, geo.c_in / geo.groups());
+    let mut weight = vec![E::zero(); weight_len];
+    for (filter, taps) in weight.chunks_exact_mut(k).zip(dw.chunks_exact(k)) {
+        for (tap, &v) in taps.iter().enumerate() {
+            let (pq, ch) = (tap / c, tap % c);
+            filter[ch * kh * kw + pq] = v;
+        }
+    }
+    weight
 }
 
 /// `dst := lhs · rhs`, or `dst += lhs · rhs` when `accumulate`, through the `gemm` crate.
@@ -734,39 +742,75 @@ fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E], ld: usize, col0: 
     }
 }
 
-/// The transpose of [`im2col`]'s patch matrix, one output pixel per row: `rows` is
-/// `[oh·ow, c_in·kh·kw]` row-major, row `(i, j)` holding the patch that output pixel `(i, j)`
-/// reads, tap `(c, p, q)` at column `(c·kh + p)·kw + q` (0 in the padding).
+/// One image `x` `[c, h·w]` (channels first) transposed to channels last, `[h·w, c]`, into
+/// `out`: pixel `s` of channel `c` moves to `out[s·c_count + c]`. Done in square tiles, so
+/// both sides are read and written a cache line at a time.
+fn to_channels_last<E: Element>(x: &[E], channels: usize, pixels: usize, out: &mut [E]) {
+    const TILE: usize = 16;
+    for c0 in (0..channels).step_by(TILE) {
+        let cs = c0..(c0 + TILE).min(channels);
+        for s0 in (0..pixels).step_by(TILE) {
+            for s in s0..(s0 + TILE).min(pixels) {
+                let dst = &mut out[s * channels..][cs.clone()];
+                for (d, c) in dst.iter_mut().zip(cs.clone()) {
+                    *d = x[c * pixels + s];
+                }
+            }
+        }
+    }
+}
+
+/// The patch matrix one output pixel per row, taps in channels-last order: `rows` is
+/// `[oh·ow, groups·K]` row-major (`K = C·kh·kw`, `C = c_in/groups`); row `(i, j)` holds the
+/// patch that output pixel `(i, j)` reads, the value of tap `(p, q)` on channel `c` of group
+/// `g` at column `g·K + (p·kw + q)·C + c` (0 in the padding).
 ///
-/// Filled one tap column at a time for a whole row of output pixels: the input row is read in
-/// order, the valid range of pixels comes from [`valid_outputs`] (no test per element), and
-/// the writes go `c_in·kh·kw` apart within a block that stays in cache.
-fn im2row<E: Element>(x: &[E], geo: &Geometry, rows: &mut [E]) {
+/// `x_last` is the image channels last (`[h, w, c_in]`, see [`to_channels_last`]), so the `C`
+/// channels of one tap are one contiguous copy, and with one group and no dilation so are all
+/// the taps of a kernel row that fall inside the image. The filters that multiply this matrix
+/// are in the same `(p, q, c)` order; [`conv2d_backward_weight_kernel`] puts its result back
+/// into `(c, p, q)` order.
+fn im2row<E: Element>(x_last: &[E], geo: &Geometry, rows: &mut [E]) {
     let ([h, w], [kh, kw], [oh, ow]) = (geo.in_hw, geo.kernel, geo.out_hw);
     let Conv2dSpec { stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], .. } = geo.spec;
-    let taps = geo.c_in * kh * kw;
-    // The output pixels of a row whose input column is inside the image depend only on q.
+    let (c_in, groups, k) = (geo.c_in, geo.groups(), geo.patch_len());
+    let c = c_in / groups;
+    let taps = groups * k;
+    // The output columns whose input column is inside the image depend only on q.
     let valid_by_q: Vec<Range<usize>> = (0..kw).map(|q| valid_outputs(ow, w, sw, q * dw, pw)).collect();
     for i in 0..oh {
-        let block = &mut rows[i * ow * taps..][..ow * taps];
-        for c in 0..geo.c_in {
+        for j in 0..ow {
+            let row = &mut rows[(i * ow + j) * taps..][..taps];
             for p in 0..kh {
                 // Input row a = i·sh + p·dh − ph, or padding when outside 0..h.
                 let a = (i * sh + p * dh).wrapping_sub(ph);
-                for (q, valid) in valid_by_q.iter().enumerate() {
-                    let tap = (c * kh + p) * kw + q;
-                    let columns = if a < h { valid.clone() } else { 0..0 };
-                    for j in (0..columns.start).chain(columns.end..ow) {
-                        block[j * taps + tap] = E::zero();
+                if a >= h {
+                    for g in 0..groups {
+                        row[g * k + p * kw * c..][..kw * c].fill(E::zero());
                     }
-                    if columns.is_empty() {
+                    continue;
+                }
+                let input_row = &x_last[a * w * c_in..][..w * c_in];
+                // Taps q whose column b = j·sw + q·dw − pw is inside the image.
+                let q_start = valid_by_q.iter().position(|v| v.contains(&j)).unwrap_or(kw);
+                let q_end = valid_by_q.iter().rposition(|v| v.contains(&j)).map_or(q_start, |q| q + 1);
+                for g in 0..groups {
+                    let dst = &mut row[g * k + p * kw * c..][..kw * c];
+                    dst[..q_start * c].fill(E::zero());
+                    dst[q_end * c..].fill(E::zero());
+                    if q_start == q_end {
                         continue;
                     }
-                    let src = &x[(c * h + a) * w..][..w];
-                    // Output pixel j reads input column j·sw + q·dw − pw.
-                    let first = columns.start * sw + q * dw - pw;
-                    for (n, j) in columns.enumerate() {
-                        block[j * taps + tap] = src[first + n * sw];
+                    let b0 = j * sw + q_start * dw - pw;
+                    if groups == 1 && dw == 1 {
+                        // Neighbouring taps read neighbouring pixels: one copy for the row.
+                        dst[q_start * c..q_end * c]
+                            .copy_from_slice(&input_row[b0 * c_in..][..(q_end - q_start) * c_in]);
+                    } else {
+                        for (n, q) in (q_start..q_end).enumerate() {
+                            let b = b0 + n * dw;
+                            dst[q * c..][..c].copy_from_slice(&input_row[b * c_in + g * c..][..c]);
+                        }
                     }
                 }
             }

@@ -37,6 +37,7 @@ pub mod parallel;
 pub mod pool;
 pub mod reduce;
 pub mod scalar;
+mod scratch;
 pub mod slice;
 pub mod softmax;
 pub mod tensor;

@@ -112,8 +112,12 @@ impl Tensor {
         let shape = geo.output_shape();
         let (values, indices) = dispatch!(x, a => {
             let xs = row_major(a);
-            let indices = argmax_kernel(xs, &geo);
-            let values = gather_kernel(xs, &indices, geo.in_plane(), geo.out_plane(), geo.parallel());
+            let (values, indices) = if spec == Pool2dSpec::new([2, 2]) {
+                max_2x2_with_indices(xs, &geo)
+            } else {
+                let indices = argmax_kernel(xs, &geo);
+                (gather_kernel(xs, &indices, geo.in_plane(), geo.out_plane(), geo.parallel()), indices)
+            };
             (Tensor::from_vec(values, &shape), indices)
         });
         let indices = ArrayD::from_shape_vec(IxDyn(&shape), indices).expect("one index per output");
@@ -526,10 +530,6 @@ fn for_each_plane<T: Send>(out: &mut [T], plane_len: usize, parallel: bool, f: i
 /// any number).
 fn argmax_kernel<E: Element>(x: &[E], geo: &Geometry) -> Vec<usize> {
     let mut indices = vec![0; geo.planes * geo.out_plane()];
-    if geo.spec == Pool2dSpec::new([2, 2]) {
-        argmax_2x2(x, geo, &mut indices);
-        return indices;
-    }
     let (in_plane, w, ow) = (geo.in_plane(), geo.in_hw[1], geo.out_hw[1]);
     let (row_windows, col_windows) = (geo.windows(0), geo.windows(1));
     for_each_plane(&mut indices, geo.out_plane(), geo.parallel(), |p, out| {
@@ -552,38 +552,60 @@ fn argmax_kernel<E: Element>(x: &[E], geo: &Geometry) -> Vec<usize> {
     indices
 }
 
-/// [`argmax_kernel`] for the most common pooling, 2×2 windows with stride 2 and no padding:
-/// the same result (the first largest value in row-major window order, NaN winning), with the
-/// four candidates of each window read from two input rows directly.
-fn argmax_2x2<E: Element>(x: &[E], geo: &Geometry, indices: &mut [usize]) {
-    let (in_plane, w, ow) = (geo.in_plane(), geo.in_hw[1], geo.out_hw[1]);
-    for_each_plane(indices, geo.out_plane(), geo.parallel(), |p, out| {
-        let plane = &x[p * in_plane..][..in_plane];
-        for (i, out_row) in out.chunks_exact_mut(ow).enumerate() {
-            let (top_start, bottom_start) = (2 * i * w, (2 * i + 1) * w);
-            let (top_row, bottom_row) = (&plane[top_start..][..2 * ow], &plane[bottom_start..][..2 * ow]);
-            for (j, ((slot, top), bottom)) in
-                out_row.iter_mut().zip(top_row.chunks_exact(2)).zip(bottom_row.chunks_exact(2)).enumerate()
-            {
-                // Candidates in row-major window order; the first largest wins, a NaN over any number.
-                let (mut best, mut at) = (top[0], top_start + 2 * j);
-                for (v, position) in [
-                    (top[1], top_start + 2 * j + 1),
-                    (bottom[0], bottom_start + 2 * j),
-                    (bottom[1], bottom_start + 2 * j + 1),
-                ] {
-                    if v > best || (v.is_nan() && !best.is_nan()) {
-                        (best, at) = (v, position);
-                    }
-                }
-                *slot = at;
-            }
-        }
-    });
+/// The winner of one 2×2 window whose rows start at `top` and `bottom` (`w` apart in the
+/// plane): its value and its position relative to the window's corner. Candidates are taken
+/// in row-major window order; the first largest wins, a NaN over any number.
+///
+/// The comparisons pick with selects, not branches: on real activations which candidate wins
+/// is a coin toss, and a mispredicted branch per comparison made max pooling several times
+/// slower than the memory traffic it needs.
+#[inline(always)]
+fn pick_2x2<E: Element>(top: &[E], bottom: &[E], w: usize) -> (E, usize) {
+    let (mut best, mut offset) = (top[0], 0);
+    for (v, at) in [(top[1], 1), (bottom[0], w), (bottom[1], w + 1)] {
+        let take = (v > best) | (v.is_nan() & !best.is_nan());
+        best = if take { v } else { best };
+        offset = if take { at } else { offset };
+    }
+    (best, offset)
 }
 
-/// The values [`argmax_2x2`] would pick, without the positions: `x[argmax]` exactly, signed
-/// zeros and NaN included, since the same comparisons choose.
+/// [`argmax_kernel`] and the gathered values at once, for the most common pooling: 2×2
+/// windows with stride 2 and no padding. The four candidates of each window are read from two
+/// input rows directly; see [`pick_2x2`].
+fn max_2x2_with_indices<E: Element>(x: &[E], geo: &Geometry) -> (Vec<E>, Vec<usize>) {
+    let (in_plane, out_plane, w, ow) = (geo.in_plane(), geo.out_plane(), geo.in_hw[1], geo.out_hw[1]);
+    let mut values = vec![E::zero(); geo.planes * out_plane];
+    let mut indices = vec![0; geo.planes * out_plane];
+    let plane = |p: usize, (values, indices): (&mut [E], &mut [usize])| {
+        let plane = &x[p * in_plane..][..in_plane];
+        for (i, (value_row, index_row)) in values.chunks_exact_mut(ow).zip(indices.chunks_exact_mut(ow)).enumerate() {
+            let top_start = 2 * i * w;
+            let (top_row, bottom_row) = (&plane[top_start..][..2 * ow], &plane[top_start + w..][..2 * ow]);
+            let windows = top_row.chunks_exact(2).zip(bottom_row.chunks_exact(2));
+            for (j, ((value, index), (top, bottom))) in
+                value_row.iter_mut().zip(index_row.iter_mut()).zip(windows).enumerate()
+            {
+                let (best, offset) = pick_2x2(top, bottom, w);
+                (*value, *index) = (best, top_start + 2 * j + offset);
+            }
+        }
+    };
+    if values.is_empty() {
+        return (values, indices);
+    }
+    let planes = values.chunks_mut(out_plane).zip(indices.chunks_mut(out_plane));
+    if geo.parallel() {
+        let planes = values.par_chunks_mut(out_plane).zip(indices.par_chunks_mut(out_plane));
+        planes.enumerate().for_each(|(p, pair)| plane(p, pair));
+    } else {
+        planes.enumerate().for_each(|(p, pair)| plane(p, pair));
+    }
+    (values, indices)
+}
+
+/// The values [`max_2x2_with_indices`] would pick, without the positions: `x[argmax]`
+/// exactly, signed zeros and NaN included, since the same comparisons choose.
 fn max_2x2<E: Element>(x: &[E], geo: &Geometry) -> Vec<E> {
     let (in_plane, w, ow) = (geo.in_plane(), geo.in_hw[1], geo.out_hw[1]);
     let mut out = vec![E::zero(); geo.planes * geo.out_plane()];
@@ -593,13 +615,7 @@ fn max_2x2<E: Element>(x: &[E], geo: &Geometry) -> Vec<E> {
             let (top_row, bottom_row) = (&plane[2 * i * w..][..2 * ow], &plane[(2 * i + 1) * w..][..2 * ow]);
             for ((slot, top), bottom) in out_row.iter_mut().zip(top_row.chunks_exact(2)).zip(bottom_row.chunks_exact(2))
             {
-                let mut best = top[0];
-                for v in [top[1], bottom[0], bottom[1]] {
-                    if v > best || (v.is_nan() && !best.is_nan()) {
-                        best = v;
-                    }
-                }
-                *slot = best;
+                *slot = pick_2x2(top, bottom, w).0;
             }
         }
     });

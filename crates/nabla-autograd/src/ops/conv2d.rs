@@ -29,9 +29,10 @@ impl Var {
     pub fn try_conv2d(&self, weight: &Var, spec: Conv2dSpec) -> Result<Var, ShapeError> {
         let value = self.value().try_conv2d(&weight.value(), spec)?;
         Ok(Var::from_op("conv2d", value, &[self, weight], move |g, x, _| {
+            // A network's first convolution reads data that needs no gradient: skip its product.
             vec![
-                Some(Var::conv2d_backward_input(g, &x[1], &x[0].shape(), spec)),
-                Some(Var::conv2d_backward_weight(&x[0], g, &x[1].shape(), spec)),
+                x[0].requires_grad().then(|| Var::conv2d_backward_input(g, &x[1], &x[0].shape(), spec)),
+                x[1].requires_grad().then(|| Var::conv2d_backward_weight(&x[0], g, &x[1].shape(), spec)),
             ]
         }))
     }
