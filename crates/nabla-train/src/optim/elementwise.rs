@@ -88,12 +88,25 @@ fn zip_update_as<E: Element, const N: usize>(
                 let blocks = g.len() / LANES;
                 for b in 0..blocks {
                     let at = b * LANES;
-                    let gs: [f64; LANES] = std::array::from_fn(|l| g[at + l].to_f64_exact());
-                    let ins: [[f64; LANES]; N] =
-                        std::array::from_fn(|i| std::array::from_fn(|l| t[i][at + l].to_f64_exact()));
+                    // Index loops only: `std::array::from_fn` here was compiled as a separate
+                    // function, outside the wide-vector code, and the loop did not vectorise.
+                    let mut gs = [0.0f64; LANES];
+                    for l in 0..LANES {
+                        gs[l] = g[at + l].to_f64_exact();
+                    }
+                    let mut ins = [[0.0f64; LANES]; N];
+                    for i in 0..N {
+                        for l in 0..LANES {
+                            ins[i][l] = t[i][at + l].to_f64_exact();
+                        }
+                    }
                     let mut outs = [[0.0f64; LANES]; N];
                     for l in 0..LANES {
-                        let y = f(gs[l], std::array::from_fn(|i| ins[i][l]));
+                        let mut args = [0.0f64; N];
+                        for i in 0..N {
+                            args[i] = ins[i][l];
+                        }
+                        let y = f(gs[l], args);
                         for i in 0..N {
                             outs[i][l] = y[i];
                         }
