@@ -160,8 +160,8 @@ fn lane_sums<E: Element>(a: &[E], b: &[E], f: impl Fn(f64, f64) -> [f64; 2]) -> 
             lanes[1][l] += q;
         }
     }
-    for l in 0..LANES {
-        sums = [sums[0] + lanes[0][l], sums[1] + lanes[1][l]];
+    for (p, q) in lanes[0].iter().zip(&lanes[1]) {
+        sums = [sums[0] + p, sums[1] + q];
     }
     sums
 }
