@@ -9,6 +9,7 @@
 //!
 //! This file knows nothing about gradients: the autograd crate calls these kernels.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use ndarray::{ArcArray, IxDyn};
@@ -503,9 +504,11 @@ fn images_to_wide<E: Element>(images: &[E], wide: &mut [E], geo: &Geometry, r: u
 }
 
 /// The columns of `wide` back into the run's image blocks.
-fn wide_to_images<E: Element>(wide: &[E], images: &mut [E], geo: &Geometry, r: usize) {
+fn wide_to_images<E: Element>(wide: &[E], images: &mut [MaybeUninit<E>], geo: &Geometry, r: usize) {
     for (image, column) in run_blocks(geo, r) {
-        images[image].copy_from_slice(&wide[column]);
+        for (dst, &v) in images[image].iter_mut().zip(&wide[column]) {
+            *dst = MaybeUninit::new(v);
+        }
     }
 }
 
@@ -514,10 +517,11 @@ fn wide_to_images<E: Element>(wide: &[E], images: &mut [E], geo: &Geometry, r: u
 ///
 /// With several runs, runs are spread over rayon's threads (each writes only its own block)
 /// and gemm runs single-threaded inside; with one run, gemm uses the threads.
-fn for_each_run<E, F>(out: &mut [E], image_len: usize, geo: &Geometry, f: F)
+fn for_each_run<E, T, F>(out: &mut [T], image_len: usize, geo: &Geometry, f: F)
 where
     E: Element,
-    F: Fn(Range<usize>, &mut [E], &mut RunBuffers<E>, gemm::Parallelism) + Send + Sync,
+    T: Send,
+    F: Fn(Range<usize>, &mut [T], &mut RunBuffers<E>, gemm::Parallelism) + Send + Sync,
 {
     if out.is_empty() {
         return;
@@ -538,8 +542,11 @@ where
 /// `wide_g = W_g · cols_g` for each group, then the columns of `wide` back into images.
 fn conv2d_kernel<E: Element>(x: &[E], w: &[E], geo: &Geometry) -> Vec<E> {
     let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
-    let mut y = vec![E::zero(); geo.batch * geo.output_len()];
-    for_each_run(&mut y, geo.output_len(), geo, |images, y_run, buf, parallelism| {
+    // Every element of `y` is written by `wide_to_images` below, so it starts uninitialised
+    // (a pass of zeros over a large feature map cost as much as the copy itself).
+    let len = geo.batch * geo.output_len();
+    let mut y: Vec<E> = Vec::with_capacity(len);
+    for_each_run(&mut y.spare_capacity_mut()[..len], geo.output_len(), geo, |images, y_run, buf, parallelism| {
         let (r, width) = (images.len(), images.len() * l);
         for (j, n) in images.enumerate() {
             im2col(&x[n * geo.input_len()..][..geo.input_len()], geo, &mut buf.cols, width, j * l);
@@ -552,6 +559,9 @@ fn conv2d_kernel<E: Element>(x: &[E], w: &[E], geo: &Geometry) -> Vec<E> {
         }
         wide_to_images(&buf.wide, y_run, geo, r);
     });
+    // SAFETY: the runs cover all `len` elements (`batch` images of `output_len`), and
+    // `wide_to_images` wrote each one.
+    unsafe { y.set_len(len) };
     y
 }
 

@@ -12,6 +12,7 @@
 //!
 //! This file knows nothing about gradients: the autograd crate calls these kernels.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use ndarray::{ArcArray, ArrayD, IxDyn};
@@ -575,9 +576,13 @@ fn pick_2x2<E: Element>(top: &[E], bottom: &[E], w: usize) -> (E, usize) {
 /// input rows directly; see [`pick_2x2`].
 fn max_2x2_with_indices<E: Element>(x: &[E], geo: &Geometry) -> (Vec<E>, Vec<usize>) {
     let (in_plane, out_plane, w, ow) = (geo.in_plane(), geo.out_plane(), geo.in_hw[1], geo.out_hw[1]);
-    let mut values = vec![E::zero(); geo.planes * out_plane];
-    let mut indices = vec![0; geo.planes * out_plane];
-    let plane = |p: usize, (values, indices): (&mut [E], &mut [usize])| {
+    let len = geo.planes * out_plane;
+    // Both outputs start uninitialised: every window writes its value and index below.
+    let (mut values, mut indices) = (Vec::<E>::with_capacity(len), Vec::<usize>::with_capacity(len));
+    if len == 0 {
+        return (values, indices);
+    }
+    let plane = |p: usize, (values, indices): (&mut [MaybeUninit<E>], &mut [MaybeUninit<usize>])| {
         let plane = &x[p * in_plane..][..in_plane];
         for (i, (value_row, index_row)) in values.chunks_exact_mut(ow).zip(indices.chunks_exact_mut(ow)).enumerate() {
             let top_start = 2 * i * w;
@@ -587,19 +592,23 @@ fn max_2x2_with_indices<E: Element>(x: &[E], geo: &Geometry) -> (Vec<E>, Vec<usi
                 value_row.iter_mut().zip(index_row.iter_mut()).zip(windows).enumerate()
             {
                 let (best, offset) = pick_2x2(top, bottom, w);
-                (*value, *index) = (best, top_start + 2 * j + offset);
+                (*value, *index) = (MaybeUninit::new(best), MaybeUninit::new(top_start + 2 * j + offset));
             }
         }
     };
-    if values.is_empty() {
-        return (values, indices);
-    }
-    let planes = values.chunks_mut(out_plane).zip(indices.chunks_mut(out_plane));
+    let (value_slots, index_slots) =
+        (&mut values.spare_capacity_mut()[..len], &mut indices.spare_capacity_mut()[..len]);
     if geo.parallel() {
-        let planes = values.par_chunks_mut(out_plane).zip(indices.par_chunks_mut(out_plane));
+        let planes = value_slots.par_chunks_mut(out_plane).zip(index_slots.par_chunks_mut(out_plane));
         planes.enumerate().for_each(|(p, pair)| plane(p, pair));
     } else {
+        let planes = value_slots.chunks_mut(out_plane).zip(index_slots.chunks_mut(out_plane));
         planes.enumerate().for_each(|(p, pair)| plane(p, pair));
+    }
+    // SAFETY: the planes cover all `len` windows (`planes · oh` rows of `ow`), each written above.
+    unsafe {
+        values.set_len(len);
+        indices.set_len(len);
     }
     (values, indices)
 }
