@@ -166,6 +166,11 @@ fn lane_sums<E: Element>(a: &[E], b: &[E], f: impl Fn(f64, f64) -> [f64; 2]) -> 
     sums
 }
 
+/// `Σᵢ f(aᵢ)`: [`lane_sums`] with one term.
+fn lane_sum<E: Element>(a: &[E], f: impl Fn(f64) -> f64) -> f64 {
+    lane_sums(a, a, |x, _| [f(x), 0.0])[0]
+}
+
 fn forward<E: Element>(
     x: &Tensor,
     layout: Layout,
@@ -179,9 +184,9 @@ fn forward<E: Element>(
     let stats: Vec<(f64, f64)> = (0..layout.c)
         .into_par_iter()
         .map(|c| {
-            let sum: f64 = layout.runs(xs, c).map(|run| lane_sums(run, run, |x, _| [x, 0.0])[0]).sum();
+            let sum: f64 = layout.runs(xs, c).map(|run| lane_sum(run, |x| x)).sum();
             let mean = sum / m;
-            let sq: f64 = layout.runs(xs, c).map(|run| lane_sums(run, run, |x, _| [(x - mean).powi(2), 0.0])[0]).sum();
+            let sq: f64 = layout.runs(xs, c).map(|run| lane_sum(run, |x| (x - mean).powi(2))).sum();
             (mean, sq / m)
         })
         .collect();

@@ -753,7 +753,7 @@ fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E], ld: usize, col0: 
 }
 
 /// One image `x` `[c, h·w]` (channels first) transposed to channels last, `[h·w, c]`, into
-/// `out`: pixel `s` of channel `c` moves to `out[s·c_count + c]`. Done in square tiles, so
+/// `out`: pixel `s` of channel `c` moves to `out[s·channels + c]`. Done in square tiles, so
 /// both sides are read and written a cache line at a time.
 fn to_channels_last<E: Element>(x: &[E], channels: usize, pixels: usize, out: &mut [E]) {
     const TILE: usize = 16;

@@ -109,28 +109,31 @@ fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
 /// thread; below, gemm runs it (on one thread, as it decides for such sizes).
 const SPLIT_FROM: usize = 1 << 20;
 
-/// Up to this many multiply-adds, a product on several threads is split by [`gemm_threaded`]
+/// Up to this many multiply-adds, a product on several threads is split by [`gemm_product`]
 /// rather than by gemm itself.
 const SPLIT_LIMIT: usize = 1 << 28;
 
-/// One product `dst ← β·a·b (+ α·dst when read_dst)` on all of rayon's threads. Every operand
-/// is `(pointer, [row stride, column stride])`, in elements.
+/// One product `dst ← β·a·b (+ α·dst when read_dst)` through gemm, on this thread alone or,
+/// when `on_threads`, on all of rayon's threads. Every operand is `(pointer, [row stride,
+/// column stride])`, in elements.
 ///
-/// From [`SPLIT_FROM`] to [`SPLIT_LIMIT`] multiply-adds, the longer of the output's two axes is cut into one
-/// block per thread and each block is a single-threaded gemm: on the products of a training
-/// step (a batch of 128 rows against a 512-wide layer) that measured 1.3–1.7× faster than
-/// gemm's own splitting, while above the limit (large square products) gemm's is as good.
+/// On threads, from [`SPLIT_FROM`] to [`SPLIT_LIMIT`] multiply-adds, the longer of the
+/// output's two axes is cut into one block per thread and each block is a single-threaded
+/// gemm: on the products of a training step (a batch of 128 rows against a 512-wide layer)
+/// that measured 1.3–1.7× faster than gemm's own splitting, while above the limit (large
+/// square products) gemm's is as good.
 ///
 /// # Safety
 /// The three operands must hold every element their shapes and strides reach, and `dst` must
 /// not overlap `a` or `b`.
-unsafe fn gemm_threaded<E: Element>(
+unsafe fn gemm_product<E: Element>(
     [m, k, n]: [usize; 3],
     (dst, [dst_rs, dst_cs]): (SendPtr<E>, [isize; 2]),
     read_dst: bool,
     (a, [a_rs, a_cs]): (SendPtr<E>, [isize; 2]),
     (b, [b_rs, b_cs]): (SendPtr<E>, [isize; 2]),
     (alpha, beta): (E, E),
+    on_threads: bool,
 ) {
     let threads = rayon::current_num_threads();
     let product = |[m, n]: [usize; 2], [dst_off, a_off, b_off]: [isize; 3], parallelism| {
@@ -156,6 +159,9 @@ unsafe fn gemm_threaded<E: Element>(
             parallelism,
         )
     };
+    if !on_threads {
+        return product([m, n], [0, 0, 0], gemm::Parallelism::None);
+    }
     let size = m.saturating_mul(n).saturating_mul(k);
     if threads < 2 || !(SPLIT_FROM..=SPLIT_LIMIT).contains(&size) || m.max(n) < 32 {
         return product([m, n], [0, 0, 0], gemm::Parallelism::Rayon(0));
@@ -218,34 +224,7 @@ fn matmul_kernel<E: Element>(
         let b = (SendPtr(b_ptr.get().wrapping_offset(b_off)), [b_rs, b_cs]);
         // SAFETY: the offsets and strides come from the arrays' own layouts and stay inside
         // them; each `item` writes its own `m × n` block of the freshly allocated output.
-        unsafe {
-            if threaded {
-                gemm_threaded([m, k, n], (dst, [n as isize, 1]), false, a, b, (E::zero(), E::one()));
-            } else {
-                let none = gemm::Parallelism::None;
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    dst.get(),
-                    1,
-                    n as isize,
-                    false,
-                    a.0.get(),
-                    a_cs,
-                    a_rs,
-                    b.0.get(),
-                    b_cs,
-                    b_rs,
-                    E::zero(),
-                    E::one(),
-                    false,
-                    false,
-                    false,
-                    none,
-                )
-            }
-        }
+        unsafe { gemm_product([m, k, n], (dst, [n as isize, 1]), false, a, b, (E::zero(), E::one()), threaded) }
     };
     if count > 1 && m * n * k < SMALL_PRODUCT {
         (0..count).into_par_iter().for_each(|item| one_product(item, false));
@@ -257,7 +236,7 @@ fn matmul_kernel<E: Element>(
 }
 
 /// `out ← out + a·b` for 2-D views with any strides, `out` row-major `[m, n]`, on rayon's
-/// threads (see [`gemm_threaded`]). Used by kernels that start the output from something other
+/// threads (see [`gemm_product`]). Used by kernels that start the output from something other
 /// than zeros (the bias of [`Tensor::linear`]).
 pub(crate) fn gemm_accumulate<E: Element>(a: ndarray::ArrayView2<'_, E>, b: ndarray::ArrayView2<'_, E>, out: &mut [E]) {
     let ((m, k), (k2, n)) = (a.dim(), b.dim());
@@ -270,13 +249,14 @@ pub(crate) fn gemm_accumulate<E: Element>(a: ndarray::ArrayView2<'_, E>, b: ndar
     // SAFETY: the views' own strides keep every read inside them, and `out` holds m·n elements
     // written with row stride n.
     unsafe {
-        gemm_threaded(
+        gemm_product(
             [m, k, n],
             (SendPtr(out.as_mut_ptr()), [n as isize, 1]),
             true,
             a_view,
             b_view,
             (E::one(), E::one()),
+            true,
         )
     }
 }
