@@ -24,6 +24,8 @@ use ndarray::{ArcArray, ArrayD, IxDyn};
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
+use crate::matmul::product_2d;
+use crate::reduce::sum_row_major;
 use crate::tensor::{dispatch2, Tensor};
 
 impl Tensor {
@@ -70,6 +72,119 @@ impl Tensor {
     }
 }
 
+/// Which gradients [`Tensor::linear_backward`] computes, and returns: each is skipped (and
+/// `None`) when not wanted, as autograd asks only for those of inputs that need one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinearGradsWanted {
+    /// `∂L/∂x`, shaped like `x`.
+    pub x: bool,
+    /// `∂L/∂W`, `[out, in]`.
+    pub weight: bool,
+    /// `∂L/∂b`, `[out]`.
+    pub bias: bool,
+}
+
+/// The gradients of `Y = X·Wᵀ + b` from [`Tensor::linear_backward`], in the order of its
+/// operands.
+#[derive(Clone, Debug)]
+pub struct LinearGrads {
+    /// `∂L/∂x = ∂L/∂Y · W`, shaped like `x`.
+    pub x: Option<Tensor>,
+    /// `∂L/∂W = (∂L/∂Y)ᵀ · X`, `[out, in]`.
+    pub weight: Option<Tensor>,
+    /// `∂L/∂b = Σ_rows ∂L/∂Y`, `[out]`.
+    pub bias: Option<Tensor>,
+}
+
+impl Tensor {
+    /// The backward pass of [`linear`](Self::linear), fused: `self` is `Ḡ = ∂L/∂Y`
+    /// `[..., out]`, and with the leading axes folded into rows (`Ḡ [rows, out]`,
+    /// `X [rows, in]`):
+    ///
+    /// | gradient | formula | shape |
+    /// |---|---|---|
+    /// | `x̄` | `Ḡ·W` | `x`'s |
+    /// | `W̄` | `Ḡᵀ·X` | `[out, in]` |
+    /// | `b̄` | column sums of `Ḡ` | `[out]` |
+    ///
+    /// Two gemm calls and one sum, straight on the buffers: the composed form
+    /// (`g.matmul(&w)`, `g.t().matmul(&x)`, `g.sum_axes(&[0], false)`, with the reshapes
+    /// around them) gives the same numbers and is this kernel's oracle; what the fused form
+    /// saves is the per-op bookkeeping, which is most of the cost on small layers.
+    ///
+    /// ```
+    /// use nabla_tensor::linear::LinearGradsWanted;
+    /// use nabla_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 2.0], &[1, 2]);
+    /// let w = Tensor::from_vec(vec![1.0f32, 0.0, 1.0, 1.0, 0.0, -1.0], &[3, 2]);
+    /// let g = Tensor::from_vec(vec![1.0f32, 1.0, 1.0], &[1, 3]);
+    /// let all = LinearGradsWanted { x: true, weight: true, bias: true };
+    /// let grads = g.linear_backward(&x, &w, all);
+    /// assert_eq!(grads.x.unwrap().to_vec_f32(), vec![2.0, 0.0]); // column sums of W
+    /// assert_eq!(grads.weight.unwrap().to_vec_f32(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    /// assert_eq!(grads.bias.unwrap().to_vec_f32(), vec![1.0; 3]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the shapes are not those of a `linear` call and its output gradient, or the dtypes
+    /// differ; the message names the op and the shapes.
+    #[track_caller]
+    pub fn linear_backward(&self, x: &Tensor, weight: &Tensor, wanted: LinearGradsWanted) -> LinearGrads {
+        let (g_shape, x_shape, w_shape) = (self.shape(), x.shape(), weight.shape());
+        let fits = w_shape.len() == 2
+            && !x_shape.is_empty()
+            && x_shape.len() == g_shape.len()
+            && x_shape[..x_shape.len() - 1] == g_shape[..g_shape.len() - 1]
+            && x_shape[x_shape.len() - 1] == w_shape[1]
+            && g_shape[g_shape.len() - 1] == w_shape[0];
+        assert!(
+            fits,
+            "linear_backward: expected grad [..., out], x [..., in] and weight [out, in], got {g_shape:?}, \
+             {x_shape:?} and {w_shape:?}"
+        );
+        let (out_features, in_features) = (w_shape[0], w_shape[1]);
+        let rows = x.len() / in_features.max(1);
+        let dtypes_agree = x.dtype() == self.dtype() && weight.dtype() == self.dtype();
+        assert!(
+            dtypes_agree,
+            "linear_backward: dtype mismatch: grad {}, x {}, weight {}",
+            self.dtype(),
+            x.dtype(),
+            weight.dtype()
+        );
+        let (g, x_rows) = (self.contiguous(), x.contiguous());
+        dispatch2!("linear_backward", g, x_rows, ga, xa => {
+            let wa = weight.as_array().expect("dtypes checked above");
+            linear_backward_kernel(ga, xa, wa, [rows, in_features, out_features], x_shape, wanted)
+        })
+    }
+}
+
+/// [`Tensor::linear_backward`] on arrays of one element type: `g` and `x` row-major.
+fn linear_backward_kernel<E: Element>(
+    g: &ArcArray<E, IxDyn>,
+    x: &ArcArray<E, IxDyn>,
+    w: &ArcArray<E, IxDyn>,
+    [rows, in_features, out_features]: [usize; 3],
+    x_shape: &[usize],
+    wanted: LinearGradsWanted,
+) -> LinearGrads {
+    let g2 = g.view().into_shape_with_order((rows, out_features)).expect("g is row-major");
+    let x2 = x.view().into_shape_with_order((rows, in_features)).expect("x is row-major");
+    let w2 = w.view().into_dimensionality::<ndarray::Ix2>().expect("weight is 2-D");
+    let as_tensor = |values: Vec<E>, shape: &[usize]| {
+        Tensor::from_array(ArrayD::from_shape_vec(IxDyn(shape), values).expect("one value per element"))
+    };
+    LinearGrads {
+        x: wanted.x.then(|| as_tensor(product_2d(g2.view(), w2.view()), x_shape)),
+        weight: wanted.weight.then(|| as_tensor(product_2d(g2.t(), x2.view()), &[out_features, in_features])),
+        bias: wanted.bias.then(|| {
+            let sums = sum_row_major(g2.as_slice().expect("row-major"), &[rows, out_features], &[0], false);
+            Tensor::from_array(sums)
+        }),
+    }
+}
+
 fn linear_kernel<E: Element>(
     x: &ArcArray<E, IxDyn>,
     w: &ArcArray<E, IxDyn>,
@@ -108,6 +223,69 @@ mod tests {
             assert_eq!(fused.shape(), composed.shape());
             assert!(fused.allclose(&composed, 1e-12, 1e-12), "{x_shape:?}");
         }
+    }
+
+    /// The composed gradients of `Y = X·Wᵀ + b` for `Ḡ = g`: `[x̄, W̄, b̄]`.
+    fn composed_backward(g: &Tensor, x: &Tensor, w: &Tensor) -> [Tensor; 3] {
+        let (out, inp) = (w.shape()[0], w.shape()[1]);
+        let rows = x.len() / inp;
+        let (g2, x2) = (g.reshape(&[rows, out]), x.reshape(&[rows, inp]));
+        [g2.matmul(w).reshape(x.shape()), g2.t().matmul(&x2), g2.sum_axes(&[0], false)]
+    }
+
+    #[test]
+    fn fused_backward_equals_the_composed_form() {
+        let all = LinearGradsWanted { x: true, weight: true, bias: true };
+        // Rank 1, 2 and 3 inputs, no rows, and one product large enough to be split across
+        // threads; each in f64 and f32.
+        let cases = [(vec![3], 4), (vec![5, 3], 4), (vec![2, 4, 3], 4), (vec![0, 3], 4), (vec![300, 70], 90)];
+        for dtype in [DType::F64, DType::F32] {
+            for (seed, (x_shape, out)) in cases.iter().enumerate() {
+                let seed = seed as u64;
+                let inp = x_shape[x_shape.len() - 1];
+                let mut g_shape = x_shape.clone();
+                *g_shape.last_mut().unwrap() = *out;
+                let x = init::uniform(x_shape, -1.0, 1.0, dtype, &mut rng(seed));
+                let w = init::uniform(&[*out, inp], -1.0, 1.0, dtype, &mut rng(seed + 10));
+                let g = init::uniform(&g_shape, -1.0, 1.0, dtype, &mut rng(seed + 20));
+                let grads = g.linear_backward(&x, &w, all);
+                let fused = [grads.x.unwrap(), grads.weight.unwrap(), grads.bias.unwrap()];
+                let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
+                for (name, (f, c)) in
+                    ["x", "weight", "bias"].iter().zip(fused.iter().zip(composed_backward(&g, &x, &w)))
+                {
+                    assert_eq!(f.shape(), c.shape(), "{name} {x_shape:?}");
+                    assert!(f.allclose(&c, tol, tol), "{name} {x_shape:?} {dtype}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fused_backward_reads_strided_operands_and_skips_unwanted_gradients() {
+        // x, g and W as transposed views of row-major buffers.
+        let x = init::uniform(&[3, 5], -1.0, 1.0, DType::F64, &mut rng(1)).t();
+        let w = init::uniform(&[3, 4], -1.0, 1.0, DType::F64, &mut rng(2)).t();
+        let g = init::uniform(&[4, 5], -1.0, 1.0, DType::F64, &mut rng(3)).t();
+        assert!(!x.is_contiguous() && !w.is_contiguous() && !g.is_contiguous());
+        let only_weight = LinearGradsWanted { x: false, weight: true, bias: false };
+        let grads = g.linear_backward(&x, &w, only_weight);
+        assert!(grads.x.is_none() && grads.bias.is_none());
+        let [_, composed_w, _] = composed_backward(&g.contiguous(), &x.contiguous(), &w.contiguous());
+        assert!(grads.weight.unwrap().allclose(&composed_w, 1e-12, 1e-12));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "linear_backward: expected grad [..., out], x [..., in] and weight [out, in], got [2, 5]"
+    )]
+    fn fused_backward_names_mismatched_shapes() {
+        let all = LinearGradsWanted { x: true, weight: true, bias: true };
+        Tensor::zeros(&[2, 5], DType::F32).linear_backward(
+            &Tensor::zeros(&[2, 3], DType::F32),
+            &Tensor::zeros(&[4, 3], DType::F32),
+            all,
+        );
     }
 
     #[test]

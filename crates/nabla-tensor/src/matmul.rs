@@ -261,6 +261,36 @@ pub(crate) fn gemm_accumulate<E: Element>(a: ndarray::ArrayView2<'_, E>, b: ndar
     }
 }
 
+/// `a·b` for 2-D views with any strides, as a new row-major `[m, n]` buffer, on rayon's
+/// threads (see [`gemm_product`]). Used by fused kernels that own their output's layout (the
+/// gradients of [`Tensor::linear`]).
+pub(crate) fn product_2d<E: Element>(a: ndarray::ArrayView2<'_, E>, b: ndarray::ArrayView2<'_, E>) -> Vec<E> {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(k == k2, "product_2d: [{m}, {k}]·[{k2}, {n}]");
+    if m == 0 || n == 0 || k == 0 {
+        return vec![E::zero(); m * n];
+    }
+    let mut out: Vec<E> = Vec::with_capacity(m * n);
+    let a_view = (SendPtr(a.as_ptr() as *mut E), [a.strides()[0], a.strides()[1]]);
+    let b_view = (SendPtr(b.as_ptr() as *mut E), [b.strides()[0], b.strides()[1]]);
+    // SAFETY: the views' own strides keep every read inside them; `out` has room for m·n
+    // elements written with row stride n, and gemm writes every one of them without reading
+    // (read_dst = false, k > 0), so the length can then be set.
+    unsafe {
+        gemm_product(
+            [m, k, n],
+            (SendPtr(out.as_mut_ptr()), [n as isize, 1]),
+            false,
+            a_view,
+            b_view,
+            (E::zero(), E::one()),
+            true,
+        );
+        out.set_len(m * n);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

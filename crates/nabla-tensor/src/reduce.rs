@@ -113,7 +113,7 @@ fn sum_slice<E: Element>(xs: &[E]) -> E {
 /// add that the compiler vectorises. Large inputs are split into pieces of whole rows of the
 /// first block, summed on rayon's threads and then added in piece order; pieces depend only on
 /// the shape, so the result is the same on any number of threads.
-fn sum_row_major<E: Element>(xs: &[E], shape: &[usize], axes: &[usize], keepdim: bool) -> ArrayD<E> {
+pub(crate) fn sum_row_major<E: Element>(xs: &[E], shape: &[usize], axes: &[usize], keepdim: bool) -> ArrayD<E> {
     use rayon::prelude::*;
 
     let mut blocks: Vec<Block> = Vec::new();

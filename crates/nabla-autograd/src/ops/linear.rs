@@ -18,6 +18,7 @@
 //! when the backward pass is recorded they are written with differentiable ops, so second
 //! derivatives work as for the composed form.
 
+use nabla_tensor::linear::LinearGradsWanted;
 use nabla_tensor::ShapeError;
 
 use crate::mode::is_grad_enabled;
@@ -53,20 +54,25 @@ fn folded_shapes(x: &[Var]) -> ([usize; 2], [usize; 2]) {
     ([rows, out_features], [rows, in_features])
 }
 
-/// The backward rule of a plain `backward()`: `X̄`, `W̄`, `b̄` computed on the tensors.
+/// The backward rule of a plain `backward()`: `X̄`, `W̄`, `b̄` from the fused
+/// [`Tensor::linear_backward`](nabla_tensor::Tensor::linear_backward). The recorded rule below
+/// composes the same products from ops, so that the gradient can be differentiated again; the
+/// test `plain_and_recorded_backward_agree_and_differentiate_again` holds the two together.
 fn backward_plain(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
-    let (g_shape, x_shape) = folded_shapes(x);
-    let (g2, x2) = (g.value().reshape(&g_shape), x[0].value().reshape(&x_shape));
-    let x_grad = || Var::constant(g2.matmul(&x[1].value()).reshape(x[0].dims()));
-    let mut grads =
-        vec![x[0].requires_grad().then(x_grad), x[1].requires_grad().then(|| Var::constant(g2.t().matmul(&x2)))];
+    let wanted = LinearGradsWanted {
+        x: x[0].requires_grad(),
+        weight: x[1].requires_grad(),
+        bias: x.len() == 3 && x[2].requires_grad(),
+    };
+    // Handles, not read guards: `x` and `W` may be the same Var (`x.linear(&x, None)`).
+    let grads = g.value().linear_backward(&x[0].value(), &x[1].value(), wanted);
+    let mut out = vec![grads.x.map(Var::constant), grads.weight.map(Var::constant)];
     if x.len() == 3 {
-        grads.push(x[2].requires_grad().then(|| Var::constant(g2.sum_axes(&[0], false))));
+        out.push(grads.bias.map(Var::constant));
     }
-    grads
+    out
 }
 
-/// The same rule with differentiable ops, for a recorded backward pass.
 fn backward_recorded(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
     let (g_shape, x_shape) = folded_shapes(x);
     // A `[rows, in]` input needs no folding (nor its gradient unfolding).
