@@ -59,6 +59,8 @@ pub(crate) struct Node {
     /// (`IxDyn` stores up to four axes inline: no allocation.)
     shape: IxDyn,
     pub(crate) value: RwLock<Tensor>,
+    /// How many times the value has been replaced or changed in place (see [`Var::version`]).
+    version: AtomicU64,
     pub(crate) requires_grad: bool,
     pub(crate) op: Option<Recorded>,
 }
@@ -89,7 +91,7 @@ impl Var {
     fn node(value: Tensor, requires_grad: bool, op: Option<Recorded>) -> Var {
         let id = VarId::next();
         let shape = IxDyn(value.shape());
-        Var(Arc::new(Node { id, shape, value: RwLock::new(value), requires_grad, op }))
+        Var(Arc::new(Node { id, shape, value: RwLock::new(value), version: AtomicU64::new(0), requires_grad, op }))
     }
 
     fn leaf(value: Tensor, requires_grad: bool) -> Var {
@@ -173,6 +175,7 @@ impl Var {
             slot.shape()
         );
         *slot = value;
+        self.0.version.fetch_add(1, Ordering::Release);
     }
 
     /// Changes the value of a leaf in place: `update` gets the stored tensor itself. This is how
@@ -191,12 +194,31 @@ impl Var {
         );
         let mut slot = self.0.value.write().expect("a Var's value lock is never poisoned");
         update(&mut slot);
+        self.0.version.fetch_add(1, Ordering::Release);
         assert!(
             slot.shape() == self.dims(),
             "update_value: the update changed the shape from {:?} to {:?}",
             self.dims(),
             slot.shape()
         );
+    }
+
+    /// How many times this Var's value has been replaced ([`set_value`](Self::set_value)) or
+    /// changed in place ([`update_value`](Self::update_value), every optimizer step): 0 for a
+    /// new Var. Something derived from a value and kept (nabla-layers' `Linear` keeps its weight
+    /// transposed for inference) is still valid while the pair ([`id`](Self::id), `version`)
+    /// is the one it was made from; PyTorch keeps the same counter as `tensor._version`.
+    ///
+    /// ```
+    /// use nabla_autograd::Var;
+    /// use nabla_tensor::Tensor;
+    /// let w = Var::new(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// assert_eq!(w.version(), 0);
+    /// w.update_value(|t| t.as_slice_mut::<f32>()[0] = 3.0);
+    /// assert_eq!(w.version(), 1);
+    /// ```
+    pub fn version(&self) -> u64 {
+        self.0.version.load(Ordering::Acquire)
     }
 
     /// The shape of the value.
