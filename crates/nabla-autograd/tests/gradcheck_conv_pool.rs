@@ -61,6 +61,17 @@ proptest! {
     }
 
     #[test]
+    fn conv2d_fused(case in conv_case(), bias in any::<bool>(), relu in any::<bool>(), seed in any::<u64>()) {
+        let spec = case.spec;
+        let mut inputs = vec![random(&case.input, seed), random(&case.weight, !seed)];
+        if bias {
+            inputs.push(random(&case.weight[..1], seed ^ 0x5a5a));
+        }
+        let r = check_gradients(|v| v[0].conv2d_fused(&v[1], v.get(2), relu, spec), &inputs, Tolerance::default());
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    #[test]
     fn conv2d_backward_maps(case in conv_case(), seed in any::<u64>()) {
         let spec = case.spec;
         let y_shape = nabla_tensor::Tensor::zeros(&case.input, DType::F64)
@@ -114,6 +125,15 @@ proptest! {
         // tanh makes the output non-linear in the weights, so second derivatives are not all zero.
         let r = check_second_order(|v| v[0].conv2d(&v[1], spec).tanh(),
                                    &[random(&case.input, seed), random(&case.weight, !seed)], Tolerance::default());
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    #[test]
+    fn conv2d_fused_second_order(case in conv_case(), relu in any::<bool>(), seed in any::<u64>()) {
+        let spec = case.spec;
+        let inputs = [random(&case.input, seed), random(&case.weight, !seed), random(&case.weight[..1], seed ^ 0x5a5a)];
+        let r = check_second_order(|v| v[0].conv2d_fused(&v[1], Some(&v[2]), relu, spec).tanh(), &inputs,
+                                   Tolerance::default());
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 

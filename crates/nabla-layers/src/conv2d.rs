@@ -134,6 +134,8 @@ pub struct Conv2dConfig {
     pub groups: usize,
     /// Whether to add a bias.
     pub bias: bool,
+    /// Whether the layer ends with a ReLU (Keras: `activation="relu"`; `false` by default).
+    pub relu: bool,
     /// How the weight starts (Glorot uniform, as in Keras, by default).
     pub weight_init: Initializer,
     /// How the bias starts (zeros by default).
@@ -155,6 +157,7 @@ impl Conv2dConfig {
             dilation: [1, 1],
             groups: 1,
             bias: true,
+            relu: false,
             weight_init: Initializer::GlorotUniform,
             bias_init: Initializer::Zeros,
             dtype: DType::F32,
@@ -188,6 +191,15 @@ impl Conv2dConfig {
     /// Sets whether the layer has a bias.
     pub fn with_bias(mut self, bias: bool) -> Self {
         self.bias = bias;
+        self
+    }
+
+    /// Sets whether the layer ends with a ReLU, Keras' `Conv2D(..., activation="relu")`: the
+    /// same as a [`ReLU`](crate::ReLU) layer after it, but the convolution, the bias and the
+    /// ReLU then run as one op ([`Var::conv2d_fused`]), which skips two passes over the
+    /// output and keeps one tensor for the backward pass instead of three.
+    pub fn with_relu(mut self, relu: bool) -> Self {
+        self.relu = relu;
         self
     }
 
@@ -241,7 +253,15 @@ impl Conv2dConfig {
         let shape = [c.out_channels, c.in_channels / c.groups, c.kernel[0], c.kernel[1]];
         let weight = Var::new(c.weight_init.init(&shape, c.dtype, rng));
         let bias = c.bias.then(|| Var::new(c.bias_init.init(&[c.out_channels], c.dtype, rng)));
-        Conv2d { weight, bias, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups }
+        Conv2d {
+            weight,
+            bias,
+            relu: c.relu,
+            stride: c.stride,
+            padding: c.padding,
+            dilation: c.dilation,
+            groups: c.groups,
+        }
     }
 }
 
@@ -251,6 +271,8 @@ pub struct Conv2d {
     pub weight: Var,
     /// `[c_out]`, if the layer has a bias.
     pub bias: Option<Var>,
+    /// Whether a ReLU follows (see [`Conv2dConfig::with_relu`]).
+    relu: bool,
     stride: [usize; 2],
     padding: Padding,
     dilation: [usize; 2],
@@ -299,15 +321,20 @@ impl Module for Conv2d {
         }
         let (symmetric, extra) = split_padding(self.padding_for(in_hw));
         let spec = Conv2dSpec { stride: self.stride, padding: symmetric, dilation: self.dilation, groups: self.groups };
-        let y = pad_after(input, extra, 0.0).conv2d(&self.weight, spec);
-        match &self.bias {
-            Some(b) => y.add(&b.reshape(&[k[0], 1, 1])),
-            None => y,
+        let x = pad_after(input, extra, 0.0);
+        if self.bias.is_none() && !self.relu {
+            return x.conv2d(&self.weight, spec);
         }
+        // Bias and ReLU are applied as the convolution writes its output (`conv2d_fused`).
+        x.conv2d_fused(&self.weight, self.bias.as_ref(), self.relu, spec)
     }
 
     fn kind(&self) -> &'static str {
-        "Conv2d"
+        if self.relu {
+            "Conv2d+ReLU"
+        } else {
+            "Conv2d"
+        }
     }
 
     fn visit(&self, visitor: &mut Visitor<'_>) {
@@ -327,6 +354,28 @@ impl Module for Conv2d {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_relu_is_a_relu_layer_after_the_convolution() {
+        use crate::{ModuleExt, ReLU, Sequential};
+        use nabla_tensor::init;
+        let config = Conv2dConfig::new(2, 3, [3, 3]).with_padding(Padding::Same).with_stride([2, 1]);
+        let (fused, plain) =
+            (config.clone().with_relu(true).init(&mut nabla_tensor::rng(4)), config.init(&mut nabla_tensor::rng(4)));
+        fused.bias.as_ref().unwrap().set_value(Tensor::from_vec(vec![0.3f32, -0.2, 0.1], &[3]));
+        plain.bias.as_ref().unwrap().set_value(Tensor::from_vec(vec![0.3f32, -0.2, 0.1], &[3]));
+        let composed = Sequential::new().add(plain).add(ReLU);
+        let x = Var::new(init::uniform(&[2, 2, 5, 6], -1.0, 1.0, DType::F32, &mut nabla_tensor::rng(5)));
+        let (y, z) = (fused.forward(&x), composed.forward(&x));
+        assert_eq!(fused.kind(), "Conv2d+ReLU");
+        assert_eq!(y.value().to_vec_f32(), z.value().to_vec_f32());
+        assert!(y.value().to_vec_f32().contains(&0.0), "the ReLU cuts something");
+        let (gy, gz) = (y.square().sum().backward(), z.square().sum().backward());
+        let params = composed.parameters();
+        for (a, b) in [&x, &fused.weight, fused.bias.as_ref().unwrap()].into_iter().zip([&x, &params[0], &params[1]]) {
+            assert!(gy.get(a).unwrap().allclose(gz.get(b).unwrap(), 1e-6, 1e-6));
+        }
+    }
 
     #[test]
     fn same_padding_follows_tensorflow() {

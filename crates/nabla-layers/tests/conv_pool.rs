@@ -38,11 +38,11 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
     (
         (1usize..3, 1usize..3, 1usize..3, 1usize..3),
         (1usize..4, 1usize..4, 1usize..3, 1usize..3, 1usize..3, 1usize..3),
-        (padding([2, 2]), 2usize..7, 2usize..7, any::<bool>()),
+        (padding([2, 2]), 2usize..7, 2usize..7, any::<bool>(), any::<bool>()),
     )
         .prop_filter_map(
             "kernel must fit",
-            |((batch, groups, cin_g, cout_g), (kh, kw, sh, sw, dh, dw), (padding, h, w, bias))| {
+            |((batch, groups, cin_g, cout_g), (kh, kw, sh, sw, dh, dw), (padding, h, w, bias, relu))| {
                 let oh = expected_size(h, kh, sh, dh, padding, 0)?;
                 let ow = expected_size(w, kw, sw, dw, padding, 1)?;
                 let config = Conv2dConfig::new(groups * cin_g, groups * cout_g, [kh, kw])
@@ -50,7 +50,11 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
                     .with_padding(padding)
                     .with_dilation([dh, dw])
                     .with_groups(groups)
-                    .with_bias(bias);
+                    .with_bias(bias)
+                    .with_relu(relu)
+                    // A window that reads only padding gives exactly the bias; a zero bias would
+                    // put that output on ReLU's kink, where finite differences see half a slope.
+                    .with_bias_init(Initializer::Uniform { low: 0.1, high: 0.5 });
                 Some(ConvCase {
                     input: [batch, groups * cin_g, h, w],
                     output: [batch, groups * cout_g, oh, ow],

@@ -48,14 +48,13 @@ const TRAIN_BATCH: usize = 64;
 /// Inference batch size.
 const INFER_BATCH: usize = 256;
 
-/// The network, with the layers' default initialisation.
+/// The network, with the layers' default initialisation. Each convolution ends with its ReLU
+/// (`with_relu`, Keras' `activation="relu"`), so that convolution, bias and ReLU run as one op.
 pub fn cnn(rng: &mut Rng) -> Sequential {
     Sequential::new()
-        .add(Conv2dConfig::new(1, 32, [3, 3]).init(rng))
-        .add(ReLU)
+        .add(Conv2dConfig::new(1, 32, [3, 3]).with_relu(true).init(rng))
         .add(MaxPool2d::new([2, 2]))
-        .add(Conv2dConfig::new(32, 64, [3, 3]).init(rng))
-        .add(ReLU)
+        .add(Conv2dConfig::new(32, 64, [3, 3]).with_relu(true).init(rng))
         .add(MaxPool2d::new([2, 2]))
         .add(Flatten)
         .add(LinearConfig::new(64 * 5 * 5, 128).init(rng))

@@ -1,0 +1,110 @@
+//! A convolution layer's forward pass as one op: `y = relu(conv2d(x, w) + b)`, with the bias
+//! and the ReLU each optional (see [`Tensor::conv2d_fused`] for the kernel).
+//!
+//! The backward rule is the chain rule through the three steps, last step first:
+//!
+//! ```text
+//! z̄ = ȳ ⊙ [y > 0]                      through the ReLU (y > 0 exactly where z > 0); z̄ = ȳ without it
+//! b̄ = Σ_{n, i, j} z̄[n, ·, i, j]        the bias reaches every pixel of its channel
+//! x̄ = conv2d_backward_input(z̄, w)      as for conv2d (see its module)
+//! w̄ = conv2d_backward_weight(x, z̄)
+//! ```
+//!
+//! The composed form `x.conv2d(&w, spec).add(&b.reshape(&[c_out, 1, 1])).relu()` records three
+//! ops and keeps two full-size intermediates alive for the backward pass; this op records one
+//! and keeps only its output. The tests hold the two forms together, gradients included.
+
+use nabla_tensor::{Conv2dSpec, ShapeError, Tensor};
+
+use crate::mode::is_grad_enabled;
+use crate::Var;
+
+impl Var {
+    /// `relu(conv2d(self, weight) + bias)` as one op, for `self` `[n, c_in, h, w]`, `weight`
+    /// `[c_out, c_in/groups, kh, kw]` and `bias` `[c_out]` (optional, as is the ReLU); a
+    /// [`ShapeError`] naming the shapes when they do not fit.
+    pub fn try_conv2d_fused(
+        &self,
+        weight: &Var,
+        bias: Option<&Var>,
+        relu: bool,
+        spec: Conv2dSpec,
+    ) -> Result<Var, ShapeError> {
+        let value = self.value().try_conv2d_fused(&weight.value(), bias.map(Var::value).as_ref(), relu, spec)?;
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        Ok(Var::from_op("conv2d_fused", value, &inputs, move |g, x, y| {
+            let z_grad = match (relu, is_grad_enabled()) {
+                (false, _) => g.clone(),
+                // Recording: the mask is a constant, as in ReLU's own recorded rule.
+                (true, true) => g.mul(&Var::constant(y.read().gt_scalar(0.0))),
+                (true, false) => Var::constant(Var::read_pair(g, y, Tensor::relu_backward)),
+            };
+            let mut grads = vec![
+                x[0].requires_grad().then(|| Var::conv2d_backward_input(&z_grad, &x[1], &x[0].shape(), spec)),
+                x[1].requires_grad().then(|| Var::conv2d_backward_weight(&x[0], &z_grad, &x[1].shape(), spec)),
+            ];
+            if x.len() == 3 {
+                grads.push(x[2].requires_grad().then(|| z_grad.sum_axes(&[0, 2, 3], false)));
+            }
+            grads
+        }))
+    }
+
+    /// [`try_conv2d_fused`](Self::try_conv2d_fused), panicking at the caller's line.
+    #[track_caller]
+    pub fn conv2d_fused(&self, weight: &Var, bias: Option<&Var>, relu: bool, spec: Conv2dSpec) -> Var {
+        crate::or_panic(self.try_conv2d_fused(weight, bias, relu, spec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nabla_tensor::{init, rng, Conv2dSpec, DType};
+
+    use crate::Var;
+
+    /// The composed form, the oracle.
+    fn composed(x: &Var, w: &Var, b: Option<&Var>, relu: bool, spec: Conv2dSpec) -> Var {
+        let mut y = x.conv2d(w, spec);
+        if let Some(b) = b {
+            y = y.add(&b.reshape(&[w.shape()[0], 1, 1]));
+        }
+        if relu {
+            y = y.relu();
+        }
+        y
+    }
+
+    #[test]
+    fn gradients_equal_the_composed_ops_in_both_modes() {
+        let spec = Conv2dSpec { stride: [2, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
+        let x = Var::new(init::uniform(&[2, 3, 6, 5], -1.0, 1.0, DType::F64, &mut rng(1)));
+        let w = Var::new(init::uniform(&[4, 3, 3, 3], -1.0, 1.0, DType::F64, &mut rng(2)));
+        let b = Var::new(init::uniform(&[4], -0.5, 0.5, DType::F64, &mut rng(3)));
+        for (bias, relu) in [(None, false), (Some(&b), false), (None, true), (Some(&b), true)] {
+            let loss = |y: Var| y.square().sum();
+            let fused = x.conv2d_fused(&w, bias, relu, spec);
+            let oracle = composed(&x, &w, bias, relu, spec);
+            assert!(fused.value().allclose(&oracle.value(), 1e-12, 1e-12));
+            let inputs: Vec<&Var> = [Some(&x), Some(&w), bias].into_iter().flatten().collect();
+            let plain = loss(fused.clone()).backward();
+            let recorded = crate::grad(&loss(fused), &inputs, true);
+            let expected = loss(oracle).backward();
+            for (input, recorded) in inputs.iter().zip(recorded) {
+                let want = expected.get(input).unwrap();
+                assert!(plain.get(input).unwrap().allclose(want, 1e-12, 1e-12), "plain {bias:?} {relu}");
+                assert!(recorded.unwrap().value().allclose(want, 1e-12, 1e-12), "recorded {bias:?} {relu}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_input_that_needs_no_gradient_gets_none() {
+        let x = Var::constant(init::uniform(&[1, 1, 4, 4], -1.0, 1.0, DType::F64, &mut rng(1)));
+        let w = Var::new(init::uniform(&[2, 1, 3, 3], -1.0, 1.0, DType::F64, &mut rng(2)));
+        let b = Var::new(init::uniform(&[2], -1.0, 1.0, DType::F64, &mut rng(3)));
+        let g = x.conv2d_fused(&w, Some(&b), true, Conv2dSpec::default()).sum().backward();
+        assert!(g.get(&x).is_none() && g.get(&w).is_some() && g.get(&b).is_some());
+    }
+}
