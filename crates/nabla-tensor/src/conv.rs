@@ -854,6 +854,30 @@ fn to_channels_last<E: Element>(x: &[E], channels: usize, pixels: usize, out: &m
     }
 }
 
+/// `dst.copy_from_slice(src)`, with the lengths of up to 8 as fixed-size copies: im2row
+/// copies a few values per output pixel when the input has few channels (3 for a 3×3 kernel
+/// over one channel, W2's first convolution), and a call to `memmove` per copy took most of
+/// that weight gradient's time.
+#[inline(always)]
+fn copy_short<E: Copy>(dst: &mut [E], src: &[E]) {
+    #[inline(always)]
+    fn fixed<E: Copy, const N: usize>(dst: &mut [E], src: &[E]) {
+        let values: [E; N] = src[..N].try_into().expect("N values");
+        dst[..N].copy_from_slice(&values);
+    }
+    match dst.len() {
+        1 => fixed::<E, 1>(dst, src),
+        2 => fixed::<E, 2>(dst, src),
+        3 => fixed::<E, 3>(dst, src),
+        4 => fixed::<E, 4>(dst, src),
+        5 => fixed::<E, 5>(dst, src),
+        6 => fixed::<E, 6>(dst, src),
+        7 => fixed::<E, 7>(dst, src),
+        8 => fixed::<E, 8>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// The patch matrix one output pixel per row, taps in channels-last order: `rows` is
 /// `[oh·ow, groups·K]` row-major (`K = C·kh·kw`, `C = c_in/groups`); row `(i, j)` holds the
 /// patch that output pixel `(i, j)` reads, the value of tap `(p, q)` on channel `c` of group
@@ -870,10 +894,18 @@ fn im2row<E: Element>(x_last: &[E], geo: &Geometry, rows: &mut [E]) {
     let (c_in, groups, k) = (geo.c_in, geo.groups(), geo.patch_len());
     let c = c_in / groups;
     let taps = groups * k;
-    // The output columns whose input column is inside the image depend only on q.
+    // The output columns whose input column is inside the image depend only on q, so the taps
+    // q_start..q_end that output column j reads inside the image depend only on j.
     let valid_by_q: Vec<Range<usize>> = (0..kw).map(|q| valid_outputs(ow, w, sw, q * dw, pw)).collect();
+    let taps_by_j: Vec<(usize, usize)> = (0..ow)
+        .map(|j| {
+            let q_start = valid_by_q.iter().position(|v| v.contains(&j)).unwrap_or(kw);
+            let q_end = valid_by_q.iter().rposition(|v| v.contains(&j)).map_or(q_start, |q| q + 1);
+            (q_start, q_end)
+        })
+        .collect();
     for i in 0..oh {
-        for j in 0..ow {
+        for (j, &(q_start, q_end)) in taps_by_j.iter().enumerate() {
             let row = &mut rows[(i * ow + j) * taps..][..taps];
             for p in 0..kh {
                 // Input row a = i·sh + p·dh − ph, or padding when outside 0..h.
@@ -885,9 +917,6 @@ fn im2row<E: Element>(x_last: &[E], geo: &Geometry, rows: &mut [E]) {
                     continue;
                 }
                 let input_row = &x_last[a * w * c_in..][..w * c_in];
-                // Taps q whose column b = j·sw + q·dw − pw is inside the image.
-                let q_start = valid_by_q.iter().position(|v| v.contains(&j)).unwrap_or(kw);
-                let q_end = valid_by_q.iter().rposition(|v| v.contains(&j)).map_or(q_start, |q| q + 1);
                 for g in 0..groups {
                     let dst = &mut row[g * k + p * kw * c..][..kw * c];
                     dst[..q_start * c].fill(E::zero());
@@ -898,12 +927,14 @@ fn im2row<E: Element>(x_last: &[E], geo: &Geometry, rows: &mut [E]) {
                     let b0 = j * sw + q_start * dw - pw;
                     if groups == 1 && dw == 1 {
                         // Neighbouring taps read neighbouring pixels: one copy for the row.
-                        dst[q_start * c..q_end * c]
-                            .copy_from_slice(&input_row[b0 * c_in..][..(q_end - q_start) * c_in]);
+                        copy_short(
+                            &mut dst[q_start * c..q_end * c],
+                            &input_row[b0 * c_in..][..(q_end - q_start) * c_in],
+                        );
                     } else {
                         for (n, q) in (q_start..q_end).enumerate() {
                             let b = b0 + n * dw;
-                            dst[q * c..][..c].copy_from_slice(&input_row[b * c_in + g * c..][..c]);
+                            copy_short(&mut dst[q * c..][..c], &input_row[b * c_in + g * c..][..c]);
                         }
                     }
                 }
