@@ -43,6 +43,7 @@ pub use mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use nabla_tensor::{or_panic, ShapeError};
 pub use ops::attention::attention_composed;
 pub use ops::batch_norm::{batch_norm_composed, BatchStats};
+pub use ops::conv2d_fused::conv2d_fused_composed;
 pub use ops::layer_norm::layer_norm_composed;
 pub use ops::lstm_cell::lstm_cell_composed;
 pub use ops::lstm_sequence::lstm_sequence_composed;

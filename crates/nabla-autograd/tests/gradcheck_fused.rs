@@ -1,14 +1,17 @@
 //! Property-based checks of the fused ops against finite differences and against their
 //! composed forms (their oracles): batch and layer normalisation, softmax and log-softmax, GELU,
-//! the LSTM cell, the LSTM recurrence over a sequence and scaled dot-product attention. (The fused
-//! dense product `linear` is checked beside `matmul` in `gradcheck_shape.rs`; softmax against
-//! finite differences also in `gradcheck_reduce.rs`.)
+//! the LSTM cell, the LSTM recurrence over a sequence, scaled dot-product attention and a
+//! convolution layer's convolution + bias + ReLU. (The fused dense product `linear` is checked
+//! beside `matmul` in `gradcheck_shape.rs`; softmax against finite differences also in
+//! `gradcheck_reduce.rs`; `conv2d_fused` against finite differences, to first and second order,
+//! in `gradcheck_conv_pool.rs`, with the rest of the convolution family.)
 
 use nabla_autograd::gradcheck::{check_gradients, check_second_order, strategies as st, Tolerance};
 use nabla_autograd::{
-    attention_composed, batch_norm_composed, layer_norm_composed, lstm_cell_composed, lstm_sequence_composed, Var,
+    attention_composed, batch_norm_composed, conv2d_fused_composed, layer_norm_composed, lstm_cell_composed,
+    lstm_sequence_composed, Var,
 };
-use nabla_tensor::{init, rng, DType, Tensor};
+use nabla_tensor::{init, rng, Conv2dSpec, DType, Tensor};
 use proptest::prelude::*;
 
 fn random(shape: &[usize], seed: u64) -> Tensor {
@@ -314,6 +317,39 @@ proptest! {
         let (gf, gc) = (fused.mul(&rv).sum().backward(), composed.mul(&rv).sum().backward());
         for p in &v {
             prop_assert!(gf.get(p).unwrap().allclose(gc.get(p).unwrap(), 1e-12, 1e-12));
+        }
+    }
+}
+
+/// A convolution with random batch, channels, groups, kernel, stride and padding, whether it
+/// has a bias and a ReLU, and a seed.
+fn conv_fused_case() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, Conv2dSpec, bool, bool, u64)> {
+    let sizes = (1usize..3, 1usize..3, 1usize..3, 1usize..3, 1usize..4, 1usize..3, 0usize..2, 3usize..7);
+    (sizes, any::<bool>(), any::<bool>(), any::<u64>()).prop_filter_map(
+        "kernel must fit",
+        |((n, groups, cin_g, cout_g, k, stride, pad, hw), bias, relu, seed)| {
+            let spec = Conv2dSpec { stride: [stride, stride], padding: [pad, pad], dilation: [1, 1], groups };
+            spec.output_hw([hw, hw], [k, k])?;
+            Some((vec![n, groups * cin_g, hw, hw], vec![groups * cout_g, cin_g, k, k], spec, bias, relu, seed))
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(st::config(24))]
+
+    #[test]
+    fn conv2d_fused_equals_composed((x_shape, w_shape, spec, bias, relu, seed) in conv_fused_case()) {
+        let x = Var::new(random(&x_shape, seed));
+        let w = Var::new(random(&w_shape, seed ^ 1));
+        let b = Var::new(random(&w_shape[..1], seed ^ 2));
+        let b = bias.then_some(&b);
+        let (fused, composed) = (x.conv2d_fused(&w, b, relu, spec), conv2d_fused_composed(&x, &w, b, relu, spec));
+        prop_assert!(fused.value().allclose(&composed.value(), 1e-12, 1e-12));
+        let r = Var::constant(random(&fused.shape(), seed ^ 3));
+        let (gf, gc) = (fused.mul(&r).sum().backward(), composed.mul(&r).sum().backward());
+        for v in [Some(&x), Some(&w), b].into_iter().flatten() {
+            prop_assert!(gf.get(v).unwrap().allclose(gc.get(v).unwrap(), 1e-10, 1e-10));
         }
     }
 }

@@ -29,6 +29,9 @@
 //! symmetrically, so that one extra row (column) is added first by writing the input into a
 //! slightly larger zero tensor with `slice_scatter`, which is differentiable.
 //!
+//! With [`Conv2dConfig::with_relu`] (Keras' `activation="relu"`) the layer computes
+//! `relu(conv2d(x, W) + b)`; convolution, bias and ReLU then run as one op, written once.
+//!
 //! Weights start Glorot-uniform, as in Keras, with `fan_in = c_in/groups·kh·kw` and
 //! `fan_out = c_out·kh·kw`. For deep ReLU networks He initialisation ([`Initializer::HeUniform`])
 //! keeps the activations' scale from shrinking layer after layer; it is one

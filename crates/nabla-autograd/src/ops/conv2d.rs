@@ -17,7 +17,8 @@
 //! | `backward_input(g, w)` | `conv2d(z̄, w)` | `backward_weight(z̄, g)` |
 //! | `backward_weight(x, g)` | `backward_input(g, z̄)` | `conv2d(x, z̄)` |
 //!
-//! A bias is added separately by broadcasting (`y.add(&b.reshape(&[1, c_out, 1, 1]))`).
+//! A bias is added separately by broadcasting (`y.add(&b.reshape(&[1, c_out, 1, 1]))`), or,
+//! with a ReLU after it, the three run as one op: `conv2d_fused` (its own file).
 
 use nabla_tensor::{Conv2dSpec, ShapeError, Tensor};
 

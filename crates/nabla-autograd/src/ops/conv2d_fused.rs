@@ -58,23 +58,25 @@ impl Var {
     }
 }
 
+/// The same layer composed from primitive ops (convolution, broadcast add, ReLU): the oracle of
+/// the fused op's tests.
+pub fn conv2d_fused_composed(x: &Var, weight: &Var, bias: Option<&Var>, relu: bool, spec: Conv2dSpec) -> Var {
+    let mut y = x.conv2d(weight, spec);
+    if let Some(b) = bias {
+        y = y.add(&b.reshape(&[weight.shape()[0], 1, 1]));
+    }
+    if relu {
+        y = y.relu();
+    }
+    y
+}
+
 #[cfg(test)]
 mod tests {
     use nabla_tensor::{init, rng, Conv2dSpec, DType};
 
+    use super::conv2d_fused_composed as composed;
     use crate::Var;
-
-    /// The composed form, the oracle.
-    fn composed(x: &Var, w: &Var, b: Option<&Var>, relu: bool, spec: Conv2dSpec) -> Var {
-        let mut y = x.conv2d(w, spec);
-        if let Some(b) = b {
-            y = y.add(&b.reshape(&[w.shape()[0], 1, 1]));
-        }
-        if relu {
-            y = y.relu();
-        }
-        y
-    }
 
     #[test]
     fn gradients_equal_the_composed_ops_in_both_modes() {

@@ -8,7 +8,7 @@ mod avg_pool2d;
 pub(crate) mod batch_norm;
 mod concat;
 mod conv2d;
-mod conv2d_fused;
+pub(crate) mod conv2d_fused;
 mod div;
 mod erf;
 mod exp;
