@@ -887,6 +887,40 @@ fn copy_short<E: Copy>(dst: &mut [E], src: &[E]) {
     }
 }
 
+/// `dst += src` elementwise, with the lengths of up to 16 unrolled at compile time: col2im adds
+/// one output row per kernel tap (11 values in W2's second convolution), too short for the
+/// vectorised loop of a length known only at run time.
+#[inline(always)]
+fn add_short<E: Element>(dst: &mut [E], src: &[E]) {
+    #[inline(always)]
+    fn fixed<E: Element, const N: usize>(dst: &mut [E], src: &[E]) {
+        let dst: &mut [E; N] = (&mut dst[..N]).try_into().expect("N values");
+        let src: &[E; N] = src[..N].try_into().expect("N values");
+        for k in 0..N {
+            dst[k] = dst[k] + src[k];
+        }
+    }
+    match dst.len() {
+        1 => fixed::<E, 1>(dst, src),
+        2 => fixed::<E, 2>(dst, src),
+        3 => fixed::<E, 3>(dst, src),
+        4 => fixed::<E, 4>(dst, src),
+        5 => fixed::<E, 5>(dst, src),
+        6 => fixed::<E, 6>(dst, src),
+        7 => fixed::<E, 7>(dst, src),
+        8 => fixed::<E, 8>(dst, src),
+        9 => fixed::<E, 9>(dst, src),
+        10 => fixed::<E, 10>(dst, src),
+        11 => fixed::<E, 11>(dst, src),
+        12 => fixed::<E, 12>(dst, src),
+        13 => fixed::<E, 13>(dst, src),
+        14 => fixed::<E, 14>(dst, src),
+        15 => fixed::<E, 15>(dst, src),
+        16 => fixed::<E, 16>(dst, src),
+        _ => dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + s),
+    }
+}
+
 /// The patch matrix one output pixel per row, taps in channels-last order: `rows` is
 /// `[oh·ow, groups·K]` row-major (`K = C·kh·kw`, `C = c_in/groups`); row `(i, j)` holds the
 /// patch that output pixel `(i, j)` reads, the value of tap `(p, q)` on channel `c` of group
@@ -973,10 +1007,8 @@ fn col2im<E: Element>(cols: &[E], ld: usize, col0: usize, geo: &Geometry, dx: &m
                     let src = &row[i * ow..][..ow][columns.clone()];
                     let first = columns.start * sw + q * dw - pw;
                     if sw == 1 {
-                        // Stride 1: one contiguous run of the input row, which vectorises.
-                        for (d, s) in dst[first..][..src.len()].iter_mut().zip(src) {
-                            *d = *d + *s;
-                        }
+                        // Stride 1: one contiguous run of the input row.
+                        add_short(&mut dst[first..][..src.len()], src);
                     } else {
                         for (d, s) in dst[first..].iter_mut().step_by(sw).zip(src) {
                             *d = *d + *s;
