@@ -8,7 +8,9 @@
 //! | output `y` | `[..., out]` |
 //!
 //! Every output is a weighted sum of all inputs plus a bias: `yⱼ = Σᵢ Wⱼᵢ xᵢ + bⱼ`. `Wᵀ` is a
-//! strided view, so the product reads `W` in place.
+//! strided view, so the product reads `W` in place; only no-grad passes (inference, evaluation)
+//! over a large weight read a row-major copy of `Wᵀ` instead, kept while the weight is unchanged
+//! (see `InferenceWeight` in the source).
 //!
 //! ```
 //! use nabla_autograd::Var;
@@ -101,7 +103,9 @@ pub struct Linear {
 /// call would cost as much as it saves, and during training `W` changes every step, so the
 /// copy is made only for a weight that is seen a second time unchanged (the same
 /// ([`Var::id`], [`Var::version`]) pair: inference, evaluation), and kept until it changes.
-/// The numbers are the same: the copy holds the same values, only their order in memory differs.
+/// The copy holds the same values in another order, so the outputs agree with the tape's
+/// forward pass up to rounding (gemm may sum in another order). It costs the weight's size
+/// again, and stays allocated until the next no-grad pass finds the weight changed.
 #[derive(Default)]
 struct InferenceWeight {
     /// The weight last seen in no-grad mode.
@@ -206,8 +210,17 @@ mod tests {
         let y = no_grad(|| layer.forward(&x));
         assert!(!has_copy(&layer));
         assert!(close(&y.value(), &expected(&layer)));
-        no_grad(|| layer.forward(&x));
+        let y = no_grad(|| layer.forward(&x));
         assert!(has_copy(&layer));
+        assert!(close(&y.value(), &expected(&layer)));
+
+        // set_value (as load_state_dict and to_dtype use it) changes the version too.
+        let version = layer.weight.version();
+        layer.weight.set_value(init::uniform(&[260, 300], -1.0, 1.0, DType::F32, &mut rng(3)));
+        assert_eq!(layer.weight.version(), version + 1);
+        let y = no_grad(|| layer.forward(&x));
+        assert!(!has_copy(&layer));
+        assert!(close(&y.value(), &expected(&layer)));
 
         // A new weight Var (version 0 again) is told apart by its id.
         layer.weight = Var::new(init::uniform(&[260, 300], -1.0, 1.0, DType::F32, &mut rng(2)));

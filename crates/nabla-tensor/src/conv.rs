@@ -5,7 +5,8 @@
 //! also called a transposed convolution) and [`Tensor::conv2d_backward_weight`] (the adjoint in
 //! the weight). All three unfold the image patches into the columns of a matrix ("im2col"), so
 //! that the sliding window becomes one matrix product done by the `gemm` crate; the picture is
-//! in the docs of [`Tensor::try_conv2d`].
+//! in the docs of [`Tensor::try_conv2d`]. [`Tensor::conv2d_fused`] is the forward kernel with a
+//! convolution layer's bias and ReLU applied as the output is written.
 //!
 //! This file knows nothing about gradients: the autograd crate calls these kernels.
 
@@ -19,6 +20,7 @@ use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::scalar;
 use crate::scratch::Scratch;
+use crate::short_rows::{add_short, copy_short};
 use crate::tensor::{dispatch2, Tensor};
 
 /// How a 2-D convolution slides its kernel: stride, zero padding, dilation and channel groups.
@@ -583,7 +585,7 @@ fn wide_to_images<E: Element>(
 ) {
     for (block, (image, column)) in run_blocks(geo, r).enumerate() {
         let (dst, src) = (&mut images[image], &wide[column]);
-        // Blocks run over the run's images, then over channels: block % c_out is the channel.
+        // Blocks are image-major (the channel varies fastest), so block % c_out is the channel.
         let b = epilogue.bias.map(|b| b[block % geo.c_out]);
         match (b, epilogue.relu) {
             (None, false) => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = MaybeUninit::new(v)),
@@ -851,73 +853,6 @@ fn to_channels_last<E: Element>(x: &[E], channels: usize, pixels: usize, out: &m
                 }
             }
         }
-    }
-}
-
-/// `dst.copy_from_slice(src)`, with the lengths of up to 16 as fixed-size copies. im2row
-/// copies a few values per output pixel when the input has few channels (3 for a 3×3 kernel
-/// over one channel, W2's first convolution), im2col one output row per kernel tap (11 values
-/// in W2's second), and a call to `memmove` per copy had cost more than the copy: most of
-/// that weight gradient's time, 17% of that convolution.
-#[inline(always)]
-fn copy_short<E: Copy>(dst: &mut [E], src: &[E]) {
-    #[inline(always)]
-    fn fixed<E: Copy, const N: usize>(dst: &mut [E], src: &[E]) {
-        let values: [E; N] = src[..N].try_into().expect("N values");
-        dst[..N].copy_from_slice(&values);
-    }
-    match dst.len() {
-        1 => fixed::<E, 1>(dst, src),
-        2 => fixed::<E, 2>(dst, src),
-        3 => fixed::<E, 3>(dst, src),
-        4 => fixed::<E, 4>(dst, src),
-        5 => fixed::<E, 5>(dst, src),
-        6 => fixed::<E, 6>(dst, src),
-        7 => fixed::<E, 7>(dst, src),
-        8 => fixed::<E, 8>(dst, src),
-        9 => fixed::<E, 9>(dst, src),
-        10 => fixed::<E, 10>(dst, src),
-        11 => fixed::<E, 11>(dst, src),
-        12 => fixed::<E, 12>(dst, src),
-        13 => fixed::<E, 13>(dst, src),
-        14 => fixed::<E, 14>(dst, src),
-        15 => fixed::<E, 15>(dst, src),
-        16 => fixed::<E, 16>(dst, src),
-        _ => dst.copy_from_slice(src),
-    }
-}
-
-/// `dst += src` elementwise, with the lengths of up to 16 unrolled at compile time: col2im adds
-/// one output row per kernel tap (11 values in W2's second convolution), too short for the
-/// vectorised loop of a length known only at run time.
-#[inline(always)]
-fn add_short<E: Element>(dst: &mut [E], src: &[E]) {
-    #[inline(always)]
-    fn fixed<E: Element, const N: usize>(dst: &mut [E], src: &[E]) {
-        let dst: &mut [E; N] = (&mut dst[..N]).try_into().expect("N values");
-        let src: &[E; N] = src[..N].try_into().expect("N values");
-        for k in 0..N {
-            dst[k] = dst[k] + src[k];
-        }
-    }
-    match dst.len() {
-        1 => fixed::<E, 1>(dst, src),
-        2 => fixed::<E, 2>(dst, src),
-        3 => fixed::<E, 3>(dst, src),
-        4 => fixed::<E, 4>(dst, src),
-        5 => fixed::<E, 5>(dst, src),
-        6 => fixed::<E, 6>(dst, src),
-        7 => fixed::<E, 7>(dst, src),
-        8 => fixed::<E, 8>(dst, src),
-        9 => fixed::<E, 9>(dst, src),
-        10 => fixed::<E, 10>(dst, src),
-        11 => fixed::<E, 11>(dst, src),
-        12 => fixed::<E, 12>(dst, src),
-        13 => fixed::<E, 13>(dst, src),
-        14 => fixed::<E, 14>(dst, src),
-        15 => fixed::<E, 15>(dst, src),
-        16 => fixed::<E, 16>(dst, src),
-        _ => dst.iter_mut().zip(src).for_each(|(d, &s)| *d = *d + s),
     }
 }
 

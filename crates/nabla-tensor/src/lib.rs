@@ -38,6 +38,7 @@ pub mod pool;
 pub mod reduce;
 pub mod scalar;
 mod scratch;
+mod short_rows;
 pub mod slice;
 pub mod softmax;
 pub mod tensor;

@@ -10,7 +10,9 @@
 //! | result | `[..., out]` |
 //!
 //! `Y[r, j] = b[j] + Σ_p X[r, p]·W[j, p]`. The composed form `x.matmul(&w.t()).add(&b)` gives
-//! the same numbers and is the oracle of this kernel's tests.
+//! the same numbers and is the oracle of this kernel's tests. `W` may also be any strided view
+//! (the `Linear` layer passes a transposed view of a row-major `Wᵀ` copy in inference), and
+//! [`Tensor::linear_backward`] computes all three gradients in one call.
 //!
 //! ```
 //! use nabla_tensor::Tensor;
@@ -143,7 +145,8 @@ impl Tensor {
              {x_shape:?} and {w_shape:?}"
         );
         let (out_features, in_features) = (w_shape[0], w_shape[1]);
-        let rows = x.len() / in_features.max(1);
+        // The leading axes folded into one (not `len / in`, which is 0 when `in` is).
+        let rows: usize = x_shape[..x_shape.len() - 1].iter().product();
         let dtypes_agree = x.dtype() == self.dtype() && weight.dtype() == self.dtype();
         assert!(
             dtypes_agree,
@@ -228,7 +231,7 @@ mod tests {
     /// The composed gradients of `Y = X·Wᵀ + b` for `Ḡ = g`: `[x̄, W̄, b̄]`.
     fn composed_backward(g: &Tensor, x: &Tensor, w: &Tensor) -> [Tensor; 3] {
         let (out, inp) = (w.shape()[0], w.shape()[1]);
-        let rows = x.len() / inp;
+        let rows: usize = x.shape()[..x.ndim() - 1].iter().product();
         let (g2, x2) = (g.reshape(&[rows, out]), x.reshape(&[rows, inp]));
         [g2.matmul(w).reshape(x.shape()), g2.t().matmul(&x2), g2.sum_axes(&[0], false)]
     }
@@ -236,9 +239,16 @@ mod tests {
     #[test]
     fn fused_backward_equals_the_composed_form() {
         let all = LinearGradsWanted { x: true, weight: true, bias: true };
-        // Rank 1, 2 and 3 inputs, no rows, and one product large enough to be split across
-        // threads; each in f64 and f32.
-        let cases = [(vec![3], 4), (vec![5, 3], 4), (vec![2, 4, 3], 4), (vec![0, 3], 4), (vec![300, 70], 90)];
+        // Rank 1, 2 and 3 inputs, no rows, no input features, and one product large enough to
+        // be split across threads; each in f64 and f32.
+        let cases =
+            [(vec![3], 4), (vec![5, 3], 4), (vec![2, 4, 3], 4), (vec![0, 3], 4), (vec![300, 70], 90), (vec![2, 0], 3)];
+        // Two threads even on a one-core machine, so the large case's products are split.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        pool.install(|| check_fused_backward(&cases, all));
+    }
+
+    fn check_fused_backward(cases: &[(Vec<usize>, usize)], all: LinearGradsWanted) {
         for dtype in [DType::F64, DType::F32] {
             for (seed, (x_shape, out)) in cases.iter().enumerate() {
                 let seed = seed as u64;
@@ -268,11 +278,17 @@ mod tests {
         let w = init::uniform(&[3, 4], -1.0, 1.0, DType::F64, &mut rng(2)).t();
         let g = init::uniform(&[4, 5], -1.0, 1.0, DType::F64, &mut rng(3)).t();
         assert!(!x.is_contiguous() && !w.is_contiguous() && !g.is_contiguous());
+        let all = LinearGradsWanted { x: true, weight: true, bias: true };
+        let grads = g.linear_backward(&x, &w, all);
+        let composed = composed_backward(&g.contiguous(), &x.contiguous(), &w.contiguous());
+        let fused = [grads.x.unwrap(), grads.weight.unwrap(), grads.bias.unwrap()];
+        for (f, c) in fused.iter().zip(&composed) {
+            assert!(f.allclose(c, 1e-12, 1e-12));
+        }
         let only_weight = LinearGradsWanted { x: false, weight: true, bias: false };
         let grads = g.linear_backward(&x, &w, only_weight);
         assert!(grads.x.is_none() && grads.bias.is_none());
-        let [_, composed_w, _] = composed_backward(&g.contiguous(), &x.contiguous(), &w.contiguous());
-        assert!(grads.weight.unwrap().allclose(&composed_w, 1e-12, 1e-12));
+        assert!(grads.weight.unwrap().allclose(&composed[1], 1e-12, 1e-12));
     }
 
     #[test]

@@ -861,15 +861,19 @@ mod tests {
 
     #[test]
     fn max_pool_2x2_values_equal_the_values_at_the_indices() {
-        let mut values = sample(&[2, 3, 9, 8], DType::F32, 11).to_vec_f64();
-        values[5] = f64::NAN;
-        values[20] = -0.0;
-        values[21] = 0.0;
-        let x = Tensor::from_vec(values.iter().map(|&v| v as f32).collect::<Vec<_>>(), &[2, 3, 9, 8]);
-        let (with_indices, _) = x.max_pool2d_with_indices(Pool2dSpec::new([2, 2]));
-        let direct = x.max_pool2d(Pool2dSpec::new([2, 2]));
-        let bits = |t: &Tensor| t.to_vec_f32().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&direct), bits(&with_indices));
+        // Rows of 4 windows (the two-pass kernel) and of 12 (the one-pass kernel).
+        for width in [8, 24] {
+            let shape = [2, 3, 9, width];
+            let mut values = sample(&shape, DType::F32, 11).to_vec_f64();
+            values[5] = f64::NAN;
+            values[20] = -0.0;
+            values[21] = 0.0;
+            let x = Tensor::from_vec(values.iter().map(|&v| v as f32).collect::<Vec<_>>(), &shape);
+            let (with_indices, _) = x.max_pool2d_with_indices(Pool2dSpec::new([2, 2]));
+            let direct = x.max_pool2d(Pool2dSpec::new([2, 2]));
+            let bits = |t: &Tensor| t.to_vec_f32().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&direct), bits(&with_indices), "width {width}");
+        }
     }
 
     #[test]

@@ -17,8 +17,9 @@
 //! | `backward_input(g, w)` | `conv2d(z̄, w)` | `backward_weight(z̄, g)` |
 //! | `backward_weight(x, g)` | `backward_input(g, z̄)` | `conv2d(x, z̄)` |
 //!
-//! A bias is added separately by broadcasting (`y.add(&b.reshape(&[1, c_out, 1, 1]))`), or,
-//! with a ReLU after it, the three run as one op: `conv2d_fused` (its own file).
+//! There is no bias here: the `Conv2d` layer adds its bias (and its optional ReLU) through
+//! `conv2d_fused` (its own file), whose oracle is this op followed by a broadcast add
+//! (`y.add(&b.reshape(&[c_out, 1, 1]))`) and `relu`.
 
 use nabla_tensor::{Conv2dSpec, ShapeError, Tensor};
 

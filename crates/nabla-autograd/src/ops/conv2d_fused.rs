@@ -20,9 +20,27 @@ use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
-    /// `relu(conv2d(self, weight) + bias)` as one op, for `self` `[n, c_in, h, w]`, `weight`
-    /// `[c_out, c_in/groups, kh, kw]` and `bias` `[c_out]` (optional, as is the ReLU); a
-    /// [`ShapeError`] naming the shapes when they do not fit.
+    /// `relu(conv2d(self, weight) + bias)` as one op; a [`ShapeError`] naming the shapes when
+    /// they do not fit.
+    ///
+    /// | operand | shape |
+    /// |---|---|
+    /// | `self` (`x`) | `[n, c_in, h, w]` |
+    /// | `weight` | `[c_out, c_in/groups, kh, kw]` |
+    /// | `bias` (optional) | `[c_out]` |
+    /// | result | `[n, c_out, oh, ow]` |
+    ///
+    /// ```
+    /// use nabla_autograd::Var;
+    /// use nabla_tensor::{Conv2dSpec, Tensor};
+    /// let x = Var::constant(Tensor::from_vec((1..=9).map(|v| v as f32).collect(), &[1, 1, 3, 3]));
+    /// let w = Var::new(Tensor::from_vec(vec![1.0f32, 0.0, 0.0, -1.0], &[1, 1, 2, 2])); // x[i,j] − x[i+1,j+1]
+    /// let b = Var::new(Tensor::from_vec(vec![1.0f32], &[1]));
+    /// let y = x.conv2d_fused(&w, Some(&b), true, Conv2dSpec::default());
+    /// assert_eq!(y.value().to_vec_f32(), vec![0.0; 4]); // −4 + 1 < 0 at every pixel
+    /// let grads = y.sum().backward();
+    /// assert_eq!(grads.get(&b).unwrap().to_vec_f32(), vec![0.0]); // the ReLU blocks every pixel
+    /// ```
     pub fn try_conv2d_fused(
         &self,
         weight: &Var,

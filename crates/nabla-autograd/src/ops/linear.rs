@@ -73,6 +73,7 @@ fn backward_plain(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
     out
 }
 
+/// The same rule with differentiable ops, for a recorded backward pass.
 fn backward_recorded(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
     let (g_shape, x_shape) = folded_shapes(x);
     // A `[rows, in]` input needs no folding (nor its gradient unfolding).
