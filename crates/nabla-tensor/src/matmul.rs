@@ -239,26 +239,10 @@ fn matmul_kernel<E: Element>(
 /// threads (see [`gemm_product`]). Used by kernels that start the output from something other
 /// than zeros (the bias of [`Tensor::linear`]).
 pub(crate) fn gemm_accumulate<E: Element>(a: ndarray::ArrayView2<'_, E>, b: ndarray::ArrayView2<'_, E>, out: &mut [E]) {
-    let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    assert!(k == k2 && out.len() == m * n, "gemm_accumulate: [{m}, {k}]·[{k2}, {n}] into {} elements", out.len());
-    if m == 0 || n == 0 || k == 0 {
-        return;
-    }
-    let a_view = (SendPtr(a.as_ptr() as *mut E), [a.strides()[0], a.strides()[1]]);
-    let b_view = (SendPtr(b.as_ptr() as *mut E), [b.strides()[0], b.strides()[1]]);
-    // SAFETY: the views' own strides keep every read inside them, and `out` holds m·n elements
-    // written with row stride n.
-    unsafe {
-        gemm_product(
-            [m, k, n],
-            (SendPtr(out.as_mut_ptr()), [n as isize, 1]),
-            true,
-            a_view,
-            b_view,
-            (E::one(), E::one()),
-            true,
-        )
-    }
+    let (m, n) = (a.dim().0, b.dim().1);
+    assert!(out.len() == m * n, "gemm_accumulate: [{m}, _]·[_, {n}] into {} elements", out.len());
+    // SAFETY: `out` holds the m·n elements of the result.
+    unsafe { product_2d_into(a, b, out.as_mut_ptr(), true) }
 }
 
 /// `a·b` for 2-D views with any strides, as a new row-major `[m, n]` buffer, on rayon's
@@ -271,24 +255,39 @@ pub(crate) fn product_2d<E: Element>(a: ndarray::ArrayView2<'_, E>, b: ndarray::
         return vec![E::zero(); m * n];
     }
     let mut out: Vec<E> = Vec::with_capacity(m * n);
-    let a_view = (SendPtr(a.as_ptr() as *mut E), [a.strides()[0], a.strides()[1]]);
-    let b_view = (SendPtr(b.as_ptr() as *mut E), [b.strides()[0], b.strides()[1]]);
-    // SAFETY: the views' own strides keep every read inside them; `out` has room for m·n
-    // elements written with row stride n, and gemm writes every one of them without reading
-    // (read_dst = false, k > 0), so the length can then be set.
+    // SAFETY: `out` has room for the m·n elements, and gemm writes every one of them without
+    // reading (k > 0, no accumulation), so the length can then be set.
     unsafe {
-        gemm_product(
-            [m, k, n],
-            (SendPtr(out.as_mut_ptr()), [n as isize, 1]),
-            false,
-            a_view,
-            b_view,
-            (E::zero(), E::one()),
-            true,
-        );
+        product_2d_into(a, b, out.as_mut_ptr(), false);
         out.set_len(m * n);
     }
     out
+}
+
+/// `dst ← a·b`, or `dst ← dst + a·b` when `accumulate`, with `dst` row-major `[m, n]`: the
+/// shared body of [`gemm_accumulate`] and [`product_2d`].
+///
+/// # Safety
+/// `dst` points to `m·n` writable elements (initialised when `accumulate`) that overlap
+/// neither view.
+unsafe fn product_2d_into<E: Element>(
+    a: ndarray::ArrayView2<'_, E>,
+    b: ndarray::ArrayView2<'_, E>,
+    dst: *mut E,
+    accumulate: bool,
+) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(k == k2, "matrix product: [{m}, {k}]·[{k2}, {n}]");
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let a_view = (SendPtr(a.as_ptr() as *mut E), [a.strides()[0], a.strides()[1]]);
+    let b_view = (SendPtr(b.as_ptr() as *mut E), [b.strides()[0], b.strides()[1]]);
+    // gemm's scale of the old `dst`: 1 to add onto it, 0 (and not read at all) to overwrite it.
+    let dst_scale = if accumulate { E::one() } else { E::zero() };
+    // SAFETY: the views' own strides keep every read inside them, and the caller guarantees
+    // `dst` holds m·n elements written with row stride n.
+    gemm_product([m, k, n], (SendPtr(dst), [n as isize, 1]), accumulate, a_view, b_view, (dst_scale, E::one()), true)
 }
 
 #[cfg(test)]
