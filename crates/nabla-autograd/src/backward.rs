@@ -150,8 +150,8 @@ fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> b
                     continue;
                 }
                 assert_eq!(
-                    input_grad.dims(),
-                    input.dims(),
+                    input_grad.shape(),
+                    input.shape(),
                     "backward of {}: gradient shape differs from its input's",
                     op.name
                 );
@@ -208,7 +208,7 @@ impl Var {
     /// Gradients of `Σ seed · self` (a vector–Jacobian product), for non-scalar outputs.
     #[track_caller]
     pub fn backward_with(&self, seed: &Tensor) -> Gradients {
-        assert_eq!(seed.shape(), self.dims(), "backward_with: the seed gradient's shape must equal the output's");
+        assert_eq!(seed.shape(), self.shape(), "backward_with: the seed gradient's shape must equal the output's");
         let kept = propagate(self, Var::constant(seed.clone()), false, &|v: &Var| v.is_leaf());
         Gradients { grads: kept.into_iter().map(|(id, g)| (id, g.value())).collect() }
     }

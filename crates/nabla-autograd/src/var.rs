@@ -196,9 +196,9 @@ impl Var {
         update(&mut slot);
         self.0.version.fetch_add(1, Ordering::Release);
         assert!(
-            slot.shape() == self.dims(),
+            slot.shape() == self.shape(),
             "update_value: the update changed the shape from {:?} to {:?}",
-            self.dims(),
+            self.shape(),
             slot.shape()
         );
     }
@@ -221,20 +221,15 @@ impl Var {
         self.0.version.load(Ordering::Acquire)
     }
 
-    /// The shape of the value.
-    pub fn shape(&self) -> Vec<usize> {
-        self.dims().to_vec()
-    }
-
-    /// The shape of the value, borrowed: what ops and the backward pass compare shapes with,
-    /// without allocating a `Vec` as [`Var::shape`] does.
-    pub(crate) fn dims(&self) -> &[usize] {
+    /// The shape of the value, borrowed (it is kept beside the value, so reading it takes no
+    /// lock and allocates nothing).
+    pub fn shape(&self) -> &[usize] {
         self.0.shape.slice()
     }
 
     /// The number of axes of the value.
     pub fn ndim(&self) -> usize {
-        self.dims().len()
+        self.shape().len()
     }
 
     /// The dtype of the value.

@@ -57,7 +57,7 @@ proptest! {
         let f = |v: &[Var]| {
             let (x, w, b) = split(v, weight);
             // Multiply by a fixed random tensor so the output is not a sum that BN makes constant.
-            x.batch_norm(w, b, 1e-3).0.mul(&Var::constant(random(&x.shape(), 99)))
+            x.batch_norm(w, b, 1e-3).0.mul(&Var::constant(random(x.shape(), 99)))
         };
         if let Err(e) = check_gradients(f, &inputs(&shape, weight, bias, seed), Tolerance::default()) {
             panic!("{e}");
@@ -124,7 +124,7 @@ proptest! {
             panic!("{e}");
         }
         let v = Var::new(x.mul_scalar(2.0));
-        let r = Var::constant(random(&v.shape(), 5));
+        let r = Var::constant(random(v.shape(), 5));
         prop_assert!(v.gelu().value().allclose(&v.gelu_composed().value(), 1e-12, 1e-12));
         let (gf, gc) = (v.gelu().mul(&r).sum().backward(), v.gelu_composed().mul(&r).sum().backward());
         prop_assert!(gf.get(&v).unwrap().allclose(gc.get(&v).unwrap(), 1e-10, 1e-10));
@@ -171,7 +171,7 @@ proptest! {
 
     #[test]
     fn softmax_second_order((shape, axis, seed) in shape_and_axis()) {
-        let f = move |v: &[Var]| v[0].softmax(axis).mul(&Var::constant(random(&v[0].shape(), 7)));
+        let f = move |v: &[Var]| v[0].softmax(axis).mul(&Var::constant(random(v[0].shape(), 7)));
         if let Err(e) = check_second_order(f, &[random(&shape, seed)], Tolerance::default()) {
             panic!("{e}");
         }
@@ -206,7 +206,7 @@ proptest! {
     fn layer_norm_fused((shape, k, weight, bias, seed) in ln_case()) {
         let f = |v: &[Var]| {
             let (x, w, b) = split(v, weight);
-            x.layer_norm(k, w, b, 1e-3).mul(&Var::constant(random(&x.shape(), 99)))
+            x.layer_norm(k, w, b, 1e-3).mul(&Var::constant(random(x.shape(), 99)))
         };
         if let Err(e) = check_gradients(f, &ln_inputs(&shape, k, weight, bias, seed), Tolerance::default()) {
             panic!("{e}");
@@ -260,7 +260,7 @@ fn lstm_sequence_matches_composed(inputs: &[Tensor], tol: f64) -> bool {
     let v: Vec<Var> = inputs.iter().map(|t| Var::new(t.clone())).collect();
     let (fused, composed) =
         (v[0].lstm_sequence(&v[1], &v[2], &v[3]), lstm_sequence_composed(&v[0], &v[1], &v[2], &v[3]));
-    let r = Var::constant(random(&fused.shape(), 11));
+    let r = Var::constant(random(fused.shape(), 11));
     let (gf, gc) = (fused.mul(&r).sum().backward(), composed.mul(&r).sum().backward());
     fused.value().allclose(&composed.value(), tol, tol)
         && v.iter().all(|p| gf.get(p).unwrap().allclose(gc.get(p).unwrap(), tol, tol))
@@ -346,7 +346,7 @@ proptest! {
         let b = bias.then_some(&b);
         let (fused, composed) = (x.conv2d_fused(&w, b, relu, spec), conv2d_fused_composed(&x, &w, b, relu, spec));
         prop_assert!(fused.value().allclose(&composed.value(), 1e-12, 1e-12));
-        let r = Var::constant(random(&fused.shape(), seed ^ 3));
+        let r = Var::constant(random(fused.shape(), seed ^ 3));
         let (gf, gc) = (fused.mul(&r).sum().backward(), composed.mul(&r).sum().backward());
         for v in [Some(&x), Some(&w), b].into_iter().flatten() {
             prop_assert!(gf.get(v).unwrap().allclose(gc.get(v).unwrap(), 1e-10, 1e-10));

@@ -20,7 +20,7 @@ fn random(shape: &[usize], seed: u64) -> Tensor {
 
 /// A fixed random weight, so that a gradient sent to the wrong position shows.
 fn weight_like(v: &Var, seed: u64) -> Var {
-    Var::constant(random(&v.shape(), seed))
+    Var::constant(random(v.shape(), seed))
 }
 
 fn shape_and_axis() -> impl Strategy<Value = (Vec<usize>, usize)> {

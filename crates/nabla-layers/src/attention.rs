@@ -137,7 +137,7 @@ pub fn attention_weights(q: &Var, k: &Var, mask: Option<&Tensor>) -> Var {
         return scores.softmax(scores.ndim() - 1);
     };
     let shape = scores.shape();
-    if !broadcast_shapes("attention", mask.shape(), &shape).is_ok_and(|s| s == shape) {
+    if !broadcast_shapes("attention", mask.shape(), shape).is_ok_and(|s| s == shape) {
         panic!("attention: the mask {:?} does not broadcast to the scores [..., tq, tk] = {shape:?}", mask.shape());
     }
     // 0/1 in f32, at least one axis, so that "every key of the row is masked" is a reduction.

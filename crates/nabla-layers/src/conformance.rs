@@ -172,7 +172,7 @@ impl Conformance {
         layer.to_dtype(DType::F64);
         let x = Var::constant(self.input_value(DType::F64));
         let target = {
-            let shape = layer.forward(&x).shape();
+            let shape = layer.forward(&x).shape().to_vec();
             Var::constant(init::uniform(&shape, -1.0, 1.0, DType::F64, &mut rng(self.seed ^ 0x7467)))
         };
         let loss = || layer.forward(&x).sub(&target).square().mean();

@@ -113,7 +113,7 @@ pub(crate) fn pad_after(x: &Var, extra: [usize; 2], fill: f64) -> Var {
         return y;
     }
     let dtype = x.dtype();
-    let inside = Tensor::ones(&s, dtype).slice_scatter(&tall, 2, 0, h, 1).slice_scatter(&padded, 3, 0, w, 1);
+    let inside = Tensor::ones(s, dtype).slice_scatter(&tall, 2, 0, h, 1).slice_scatter(&padded, 3, 0, w, 1);
     let outside = Tensor::where_cond(&inside, &Tensor::zeros(&[], dtype), &Tensor::full(&[], fill, dtype));
     y.add(&Var::constant(outside))
 }

@@ -142,7 +142,7 @@ impl Module for Dropout {
         if !self.training || self.p == 0.0 {
             return input.clone();
         }
-        let mask = self.mask(&input.shape(), self.next_call());
+        let mask = self.mask(input.shape(), self.next_call());
         input.mul(&Var::constant(mask.to_dtype(input.dtype())))
     }
 

@@ -142,12 +142,12 @@ impl Module for Embedding {
             if !(v >= 0.0 && v.fract() == 0.0 && v < vocab as f64) {
                 panic!(
                     "Embedding: id {v} at position {:?} is not a whole number in 0..{vocab} (the vocabulary size is {vocab})",
-                    position(flat, &shape)
+                    position(flat, shape)
                 );
             }
             ids.push(v as usize);
         }
-        self.lookup(&ids, &shape)
+        self.lookup(&ids, shape)
     }
 
     fn kind(&self) -> &'static str {

@@ -120,7 +120,7 @@ pub trait Module: Send + Sync {
     /// record each child under its name; other modules keep this default (one row).
     fn forward_traced(&self, input: &Var, trace: &mut Trace) -> Var {
         let output = self.forward(input);
-        trace.record(self, &input.shape(), &output.shape());
+        trace.record(self, input.shape(), output.shape());
         output
     }
 }
@@ -167,12 +167,12 @@ pub trait ModuleExt: Module {
         let tensors = self.named_tensors();
         for (name, var, _) in &tensors {
             let Some(value) = state.get(name) else {
-                return Err(StateError::Missing { name: name.clone(), shape: var.shape() });
+                return Err(StateError::Missing { name: name.clone(), shape: var.shape().to_vec() });
             };
-            if value.shape() != var.shape().as_slice() {
+            if value.shape() != var.shape() {
                 return Err(StateError::Shape {
                     name: name.clone(),
-                    expected: var.shape(),
+                    expected: var.shape().to_vec(),
                     found: value.shape().to_vec(),
                 });
             }

@@ -102,7 +102,7 @@ impl MaxPool2d {
 impl Module for MaxPool2d {
     #[track_caller]
     fn forward(&self, input: &Var) -> Var {
-        let (spec, extra) = pool_geometry("MaxPool2d", &input.shape(), self.kernel, self.stride, self.padding);
+        let (spec, extra) = pool_geometry("MaxPool2d", input.shape(), self.kernel, self.stride, self.padding);
         pad_after(input, extra, f64::NEG_INFINITY).max_pool2d(spec)
     }
 
@@ -162,14 +162,14 @@ impl Module for AvgPool2d {
     #[track_caller]
     fn forward(&self, input: &Var) -> Var {
         let shape = input.shape();
-        let (spec, extra) = pool_geometry("AvgPool2d", &shape, self.kernel, self.stride, self.padding);
+        let (spec, extra) = pool_geometry("AvgPool2d", shape, self.kernel, self.stride, self.padding);
         if extra == [0, 0] || self.count_include_pad {
             return pad_after(input, extra, 0.0).avg_pool2d(spec, self.count_include_pad);
         }
         // The kernel would count the explicitly added zeros as real pixels, so divide each
         // window's sum by its count of real pixels: the same pooling applied to a mask of ones.
         let sums = pad_after(input, extra, 0.0).avg_pool2d(spec, true);
-        let ones = Var::constant(Tensor::ones(&shape, input.dtype()));
+        let ones = Var::constant(Tensor::ones(shape, input.dtype()));
         let counts = pad_after(&ones, extra, 0.0).avg_pool2d(spec, true);
         sums.div(&counts)
     }

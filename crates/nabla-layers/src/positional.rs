@@ -100,7 +100,7 @@ impl Module for SinusoidalPositionalEncoding {
     /// If the last axis is not `d_model` or `t > max_len`.
     #[track_caller]
     fn forward(&self, input: &Var) -> Var {
-        let t = positions("SinusoidalPositionalEncoding", &input.shape(), self.max_len, self.d_model);
+        let t = positions("SinusoidalPositionalEncoding", input.shape(), self.max_len, self.d_model);
         input.add(&Var::constant(self.table.narrow(0, 0, t).to_dtype(input.dtype())))
     }
 
@@ -179,7 +179,7 @@ impl Module for LearnedPositionalEmbedding {
     /// If the last axis is not `d_model` or `t > max_len`.
     #[track_caller]
     fn forward(&self, input: &Var) -> Var {
-        let t = positions("LearnedPositionalEmbedding", &input.shape(), self.max_len(), self.d_model());
+        let t = positions("LearnedPositionalEmbedding", input.shape(), self.max_len(), self.d_model());
         input.add(&self.weight.narrow(0, 0, t))
     }
 

@@ -13,7 +13,7 @@ struct BrokenScale {
 impl Module for BrokenScale {
     fn forward(&self, x: &Var) -> Var {
         Var::from_op("broken_scale", x.value().mul(&self.w.value()), &[x, &self.w], |g, inputs, _| {
-            vec![Some(g.mul(&inputs[1])), Some(g.mul(&inputs[0]).mul_scalar(2.0).sum_to(&inputs[1].shape()))]
+            vec![Some(g.mul(&inputs[1])), Some(g.mul(&inputs[0]).mul_scalar(2.0).sum_to(inputs[1].shape()))]
         })
     }
     fn kind(&self) -> &'static str {

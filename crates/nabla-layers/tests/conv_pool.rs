@@ -321,7 +321,7 @@ fn upsample2d_nearest_and_bilinear_match_pytorch() {
         assert!((got - want).abs() < 1e-12, "{got} vs {want}");
     }
     let y = Upsample2d::new([2, 1]).forward(&image(&[1.0, 2.0], &[1, 1, 1, 2]));
-    assert_eq!((y.shape(), y.value().to_vec_f64()), (vec![1, 1, 2, 2], vec![1.0, 2.0, 1.0, 2.0]));
+    assert_eq!((y.shape().to_vec(), y.value().to_vec_f64()), (vec![1, 1, 2, 2], vec![1.0, 2.0, 1.0, 2.0]));
 }
 
 #[test]

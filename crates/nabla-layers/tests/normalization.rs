@@ -21,19 +21,19 @@ fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
 fn randomise_1d(bn: &BatchNorm1d, r: &mut nabla_tensor::Rng) {
     let c = bn.running_mean.shape();
     let dtype = bn.running_mean.dtype();
-    bn.running_mean.set_value(init::uniform(&c, -1.0, 1.0, dtype, r));
-    bn.running_var.set_value(init::uniform(&c, 0.5, 2.0, dtype, r));
+    bn.running_mean.set_value(init::uniform(c, -1.0, 1.0, dtype, r));
+    bn.running_var.set_value(init::uniform(c, 0.5, 2.0, dtype, r));
     if let (Some(w), Some(b)) = (&bn.weight, &bn.bias) {
-        w.set_value(init::uniform(&c, 0.5, 1.5, dtype, r));
-        b.set_value(init::uniform(&c, -0.5, 0.5, dtype, r));
+        w.set_value(init::uniform(c, 0.5, 1.5, dtype, r));
+        b.set_value(init::uniform(c, -0.5, 0.5, dtype, r));
     }
 }
 
 fn randomise_2d(bn: &BatchNorm2d, r: &mut nabla_tensor::Rng) {
     let c = bn.running_mean.shape();
     let dtype = bn.running_mean.dtype();
-    bn.running_mean.set_value(init::uniform(&c, -1.0, 1.0, dtype, r));
-    bn.running_var.set_value(init::uniform(&c, 0.5, 2.0, dtype, r));
+    bn.running_mean.set_value(init::uniform(c, -1.0, 1.0, dtype, r));
+    bn.running_var.set_value(init::uniform(c, 0.5, 2.0, dtype, r));
 }
 
 proptest! {

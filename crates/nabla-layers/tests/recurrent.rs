@@ -235,7 +235,7 @@ proptest! {
 /// A 1-unit cell whose parameters are set to the given values (gate blocks in PyTorch's order).
 fn set(params: &[(&Var, &[f64])]) {
     for (p, values) in params {
-        p.set_value(t64(values, &p.shape()));
+        p.set_value(t64(values, p.shape()));
     }
 }
 
@@ -315,7 +315,8 @@ fn parameter_counts_and_names_match_pytorch() {
     assert_eq!(LstmCellConfig::new(10, 20).init(&mut r).num_parameters(), 2560);
 
     let lstm = LstmConfig::new(3, 4).with_num_layers(2).init(&mut r);
-    let shapes: Vec<(String, Vec<usize>)> = lstm.named_parameters().into_iter().map(|(n, v)| (n, v.shape())).collect();
+    let shapes: Vec<(String, Vec<usize>)> =
+        lstm.named_parameters().into_iter().map(|(n, v)| (n, v.shape().to_vec())).collect();
     let expected = [
         ("weight_ih_l0", vec![16, 3]),
         ("weight_hh_l0", vec![16, 4]),

@@ -216,7 +216,7 @@ impl CharLm {
         let (h, state) = self.rnn.forward_sequence(&x, initial);
         if let Some(t) = trace.as_deref_mut() {
             t.enter("rnn");
-            t.record(&self.rnn, &x.shape(), &h.shape());
+            t.record(&self.rnn, x.shape(), h.shape());
             t.exit();
         }
         let mut h = h.reshape(&[batch * time, self.rnn.hidden_size()]);

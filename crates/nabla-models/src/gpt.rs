@@ -428,7 +428,7 @@ impl Module for Gpt {
     /// number below `V`.
     #[track_caller]
     fn forward(&self, input: &Var) -> Var {
-        self.check_input(&input.shape());
+        self.check_input(input.shape());
         self.run(input, None)
     }
 
@@ -455,7 +455,7 @@ impl Module for Gpt {
     }
 
     fn forward_traced(&self, input: &Var, trace: &mut Trace) -> Var {
-        self.check_input(&input.shape());
+        self.check_input(input.shape());
         self.run(input, Some(trace))
     }
 }

@@ -23,7 +23,7 @@
 //! let gru = RecurrentLayer::new(CellKind::Gru, 8, 16, 2, 0.0, DType::F32, &mut rng(0));
 //! let x = Var::constant(Tensor::zeros(&[4, 10, 8], DType::F32)); // [batch, time, in]
 //! let (steps, state) = gru.forward_steps(&x, None);
-//! assert_eq!((steps.len(), steps[0].shape(), state.num_layers()), (10, vec![4, 16], 2));
+//! assert_eq!((steps.len(), steps[0].shape(), state.num_layers()), (10, &[4, 16][..], 2));
 //! assert_eq!(gru.forward(&x).shape(), vec![4, 10, 16]);
 //! assert_eq!(gru.num_parameters(), (3 * 16 * 8 + 3 * 16 * 16 + 6 * 16) + (2 * 3 * 16 * 16 + 6 * 16));
 //! ```

@@ -362,7 +362,7 @@ impl SeqClassifier {
         let (outputs, _) = layer.forward_sequence(x, None); // [B, T, H]
         if let Some(t) = trace {
             t.enter(name);
-            t.record(layer, &x.shape(), &outputs.shape());
+            t.record(layer, x.shape(), outputs.shape());
             t.exit();
         }
         pool(&outputs, lengths, self.pooling)

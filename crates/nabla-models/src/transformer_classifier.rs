@@ -340,7 +340,7 @@ impl TransformerClassifier {
     /// entries in `0..=t`, or an id is not a whole number below `V`.
     #[track_caller]
     pub fn forward_with_lengths(&self, ids: &Var, lengths: &[usize]) -> Var {
-        self.check_input(&ids.shape(), lengths);
+        self.check_input(ids.shape(), lengths);
         self.run(ids, lengths, None)
     }
 
@@ -388,7 +388,7 @@ impl TransformerClassifier {
             let y = block.forward_masked(&x, mask.as_ref());
             if let Some(trace) = trace.as_deref_mut() {
                 trace.enter(&format!("blocks.{i}"));
-                trace.record(block, &x.shape(), &y.shape());
+                trace.record(block, x.shape(), y.shape());
                 trace.exit();
             }
             x = y;
@@ -422,7 +422,7 @@ impl Module for TransformerClassifier {
     #[track_caller]
     fn forward(&self, input: &Var) -> Var {
         let lengths = self.lengths(input);
-        self.check_input(&input.shape(), &lengths);
+        self.check_input(input.shape(), &lengths);
         self.run(input, &lengths, None)
     }
 
@@ -453,7 +453,7 @@ impl Module for TransformerClassifier {
 
     fn forward_traced(&self, input: &Var, trace: &mut Trace) -> Var {
         let lengths = self.lengths(input);
-        self.check_input(&input.shape(), &lengths);
+        self.check_input(input.shape(), &lengths);
         self.run(input, &lengths, Some(trace))
     }
 }

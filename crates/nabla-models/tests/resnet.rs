@@ -227,7 +227,7 @@ fn generic<M: Module>(model: M, r: &mut Rng) -> M {
             (TensorKind::Buffer, Some("running_var")) => (0.5, 2.0),
             _ => continue,
         };
-        var.set_value(init::uniform(&shape, low, high, var.dtype(), r));
+        var.set_value(init::uniform(shape, low, high, var.dtype(), r));
     }
     model
 }

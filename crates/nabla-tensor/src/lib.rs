@@ -40,6 +40,7 @@ pub mod scalar;
 mod scratch;
 mod short_rows;
 pub mod slice;
+mod small_product;
 pub mod softmax;
 pub mod tensor;
 pub mod unary;

@@ -27,7 +27,7 @@ use ndarray::{ArcArray, ArrayD, IxDyn};
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::matmul::product_2d;
-use crate::reduce::sum_row_major;
+use crate::reduce::column_sums;
 use crate::tensor::{dispatch2, Tensor};
 
 impl Tensor {
@@ -181,10 +181,9 @@ fn linear_backward_kernel<E: Element>(
     LinearGrads {
         x: wanted.x.then(|| as_tensor(product_2d(g2.view(), w2.view()), x_shape)),
         weight: wanted.weight.then(|| as_tensor(product_2d(g2.t(), x2.view()), &[out_features, in_features])),
-        bias: wanted.bias.then(|| {
-            let sums = sum_row_major(g2.as_slice().expect("row-major"), &[rows, out_features], &[0], false);
-            Tensor::from_array(sums)
-        }),
+        bias: wanted
+            .bias
+            .then(|| as_tensor(column_sums(g2.as_slice().expect("row-major"), out_features), &[out_features])),
     }
 }
 

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use crate::binary::broadcast_shapes;
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
+use crate::small_product::{small_product, SMALL_GEMM};
 use crate::tensor::{dispatch2, Tensor};
 
 /// Up to this many rows in the left operand, a product with a transposed right operand is
@@ -121,7 +122,8 @@ const SPLIT_LIMIT: usize = 1 << 28;
 /// output's two axes is cut into one block per thread and each block is a single-threaded
 /// gemm: on the products of a training step (a batch of 128 rows against a 512-wide layer)
 /// that measured 1.3–1.7× faster than gemm's own splitting, while above the limit (large
-/// square products) gemm's is as good.
+/// square products) gemm's is as good. Up to [`SMALL_GEMM`] multiply-adds, the product goes
+/// to [`small_product`] instead, which hands gemm the layouts its small-size paths are fastest on.
 ///
 /// # Safety
 /// The three operands must hold every element their shapes and strides reach, and `dst` must
@@ -135,6 +137,11 @@ unsafe fn gemm_product<E: Element>(
     (alpha, beta): (E, E),
     on_threads: bool,
 ) {
+    let size = m.saturating_mul(n).saturating_mul(k);
+    if size <= SMALL_GEMM {
+        let (a, b) = ((a.get() as *const E, [a_rs, a_cs]), (b.get() as *const E, [b_rs, b_cs]));
+        return small_product([m, k, n], (dst.get(), [dst_rs, dst_cs]), read_dst, a, b, (alpha, beta));
+    }
     let threads = rayon::current_num_threads();
     let product = |[m, n]: [usize; 2], [dst_off, a_off, b_off]: [isize; 3], parallelism| {
         gemm::gemm(
@@ -162,7 +169,6 @@ unsafe fn gemm_product<E: Element>(
     if !on_threads {
         return product([m, n], [0, 0, 0], gemm::Parallelism::None);
     }
-    let size = m.saturating_mul(n).saturating_mul(k);
     if threads < 2 || !(SPLIT_FROM..=SPLIT_LIMIT).contains(&size) || m.max(n) < 32 {
         return product([m, n], [0, 0, 0], gemm::Parallelism::Rayon(0));
     }

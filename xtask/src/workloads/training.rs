@@ -549,7 +549,7 @@ fn layer_table(model: &[Part<'_>], data: &[Batch], training: bool) -> String {
             let y = if training { (part.forward)(&x) } else { no_grad(|| (part.forward)(&x)) };
             forward.push(t0.elapsed());
             if training && y.requires_grad() {
-                let seed = Tensor::ones(&y.shape(), DType::F32);
+                let seed = Tensor::ones(y.shape(), DType::F32);
                 let t1 = Instant::now();
                 black_box(y.backward_with(&seed));
                 backward.push(t1.elapsed());

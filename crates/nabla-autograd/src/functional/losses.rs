@@ -26,11 +26,11 @@ use crate::Var;
 #[track_caller]
 fn same_shape(op: &str, p: &Var, t: &Var) {
     assert_eq!(
-        p.dims(),
-        t.dims(),
+        p.shape(),
+        t.shape(),
         "{op}: predictions {:?} and targets {:?} must have the same shape",
-        p.dims(),
-        t.dims()
+        p.shape(),
+        t.shape()
     );
 }
 

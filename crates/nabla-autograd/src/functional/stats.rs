@@ -12,7 +12,7 @@ impl Var {
     /// Mean over `axes` (kept as extent-1 axes when `keepdim`).
     #[track_caller]
     pub fn mean_axes(&self, axes: &[usize], keepdim: bool) -> Var {
-        let n = count(&self.shape(), axes);
+        let n = count(self.shape(), axes);
         self.sum_axes(axes, keepdim).mul_scalar(1.0 / n as f64)
     }
 
@@ -26,7 +26,7 @@ impl Var {
     /// LayerNorm's), `1` the unbiased sample variance.
     #[track_caller]
     pub fn var_axes(&self, axes: &[usize], keepdim: bool, correction: usize) -> Var {
-        let n = count(&self.shape(), axes);
+        let n = count(self.shape(), axes);
         let centred = self.sub(&self.mean_axes(axes, true));
         centred.square().sum_axes(axes, keepdim).mul_scalar(1.0 / (n as f64 - correction as f64))
     }

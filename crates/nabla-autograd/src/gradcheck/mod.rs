@@ -164,7 +164,7 @@ pub fn check_gradients_with(
                 for o in 0..out_len {
                     let mut seed = vec![0.0; out_len];
                     seed[o] = 1.0;
-                    let grads = output.backward_with(&Tensor::from_f64s(&seed, &out_shape, DType::F64));
+                    let grads = output.backward_with(&Tensor::from_f64s(&seed, out_shape, DType::F64));
                     jacobian.extend(grads.get(&vars[i]).map(|g| g.to_vec_f64()).unwrap_or_else(|| vec![0.0; n]));
                 }
                 for e in 0..n {
@@ -181,7 +181,7 @@ pub fn check_gradients_with(
                                 input: i,
                                 entry: format!(
                                     "d output{:?} / d input{:?}",
-                                    unravel(o, &out_shape),
+                                    unravel(o, out_shape),
                                     unravel(e, x.shape())
                                 ),
                                 analytical,
@@ -192,7 +192,7 @@ pub fn check_gradients_with(
                 }
             }
             Mode::RandomDirections(k) => {
-                let r = init::uniform(&out_shape, -1.0, 1.0, DType::F64, &mut rng);
+                let r = init::uniform(out_shape, -1.0, 1.0, DType::F64, &mut rng);
                 let grads = output.backward_with(&r);
                 let g = grads.get(&vars[i]).map(|g| g.to_vec_f64()).unwrap_or_else(|| vec![0.0; x.len()]);
                 let r = r.to_vec_f64();
@@ -244,7 +244,7 @@ pub fn check_leaf_gradients(
     let output = f();
     let out_shape = output.shape();
     let mut rng = init::rng(0x6c65_6166);
-    let r = init::uniform(&out_shape, -1.0, 1.0, DType::F64, &mut rng);
+    let r = init::uniform(out_shape, -1.0, 1.0, DType::F64, &mut rng);
     let grads = output.backward_with(&r);
     let r = r.to_vec_f64();
     let projected = || f().value().to_vec_f64().iter().zip(&r).map(|(a, b)| a * b).sum::<f64>();
@@ -298,7 +298,7 @@ pub fn check_second_order(f: impl Fn(&[Var]) -> Var, inputs: &[Tensor], tol: Tol
     let inputs: Vec<Tensor> = inputs.iter().map(|t| t.to_dtype(DType::F64)).collect();
     let out_shape = no_grad(|| {
         let vars: Vec<Var> = inputs.iter().map(|t| Var::constant(t.clone())).collect();
-        f(&vars).shape()
+        f(&vars).shape().to_vec()
     });
     let mut rng = init::rng(0x6865_7373);
     let r = Var::constant(init::uniform(&out_shape, -1.0, 1.0, DType::F64, &mut rng));

@@ -13,7 +13,7 @@ impl Var {
     pub fn try_add(&self, other: &Var) -> Result<Var, ShapeError> {
         let value = Var::read_pair(self, other, Tensor::try_add)?;
         Ok(Var::from_op("add", value, &[self, other], |g, x, _| {
-            x.iter().map(|x| x.requires_grad().then(|| g.sum_to(x.dims()))).collect()
+            x.iter().map(|x| x.requires_grad().then(|| g.sum_to(x.shape()))).collect()
         }))
     }
 

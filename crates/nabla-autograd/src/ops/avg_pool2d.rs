@@ -14,7 +14,7 @@ impl Var {
     pub fn try_avg_pool2d(&self, spec: Pool2dSpec, count_include_pad: bool) -> Result<Var, ShapeError> {
         let value = self.value().try_avg_pool2d(spec, count_include_pad)?;
         Ok(Var::from_op("avg_pool2d", value, &[self], move |g, x, _| {
-            vec![Some(Var::avg_pool2d_backward(g, &x[0].shape(), spec, count_include_pad))]
+            vec![Some(Var::avg_pool2d_backward(g, x[0].shape(), spec, count_include_pad))]
         }))
     }
 

@@ -33,8 +33,8 @@ impl Var {
         Ok(Var::from_op("conv2d", value, &[self, weight], move |g, x, _| {
             // A network's first convolution reads data that needs no gradient: skip its product.
             vec![
-                x[0].requires_grad().then(|| Var::conv2d_backward_input(g, &x[1], &x[0].shape(), spec)),
-                x[1].requires_grad().then(|| Var::conv2d_backward_weight(&x[0], g, &x[1].shape(), spec)),
+                x[0].requires_grad().then(|| Var::conv2d_backward_input(g, &x[1], x[0].shape(), spec)),
+                x[1].requires_grad().then(|| Var::conv2d_backward_weight(&x[0], g, x[1].shape(), spec)),
             ]
         }))
     }
@@ -50,7 +50,7 @@ impl Var {
     pub fn conv2d_backward_input(grad_out: &Var, weight: &Var, input_shape: &[usize], spec: Conv2dSpec) -> Var {
         let value = Tensor::conv2d_backward_input(&grad_out.value(), &weight.value(), input_shape, spec);
         Var::from_op("conv2d_backward_input", value, &[grad_out, weight], move |zbar, x, _| {
-            vec![Some(zbar.conv2d(&x[1], spec)), Some(Var::conv2d_backward_weight(zbar, &x[0], &x[1].shape(), spec))]
+            vec![Some(zbar.conv2d(&x[1], spec)), Some(Var::conv2d_backward_weight(zbar, &x[0], x[1].shape(), spec))]
         })
     }
 
@@ -59,7 +59,7 @@ impl Var {
     pub fn conv2d_backward_weight(input: &Var, grad_out: &Var, weight_shape: &[usize], spec: Conv2dSpec) -> Var {
         let value = Tensor::conv2d_backward_weight(&input.value(), &grad_out.value(), weight_shape, spec);
         Var::from_op("conv2d_backward_weight", value, &[input, grad_out], move |zbar, x, _| {
-            vec![Some(Var::conv2d_backward_input(&x[1], zbar, &x[0].shape(), spec)), Some(x[0].conv2d(zbar, spec))]
+            vec![Some(Var::conv2d_backward_input(&x[1], zbar, x[0].shape(), spec)), Some(x[0].conv2d(zbar, spec))]
         })
     }
 }

@@ -59,8 +59,8 @@ impl Var {
                 (true, false) => Var::constant(Var::read_pair(g, y, Tensor::relu_backward)),
             };
             let mut grads = vec![
-                x[0].requires_grad().then(|| Var::conv2d_backward_input(&z_grad, &x[1], &x[0].shape(), spec)),
-                x[1].requires_grad().then(|| Var::conv2d_backward_weight(&x[0], &z_grad, &x[1].shape(), spec)),
+                x[0].requires_grad().then(|| Var::conv2d_backward_input(&z_grad, &x[1], x[0].shape(), spec)),
+                x[1].requires_grad().then(|| Var::conv2d_backward_weight(&x[0], &z_grad, x[1].shape(), spec)),
             ];
             if x.len() == 3 {
                 grads.push(x[2].requires_grad().then(|| z_grad.sum_axes(&[0, 2, 3], false)));

@@ -14,7 +14,7 @@ impl Var {
         Ok(Var::from_op("div", value, &[self, other], |g, x, z| {
             let gx = g.div(&x[1]);
             let gy = gx.mul(z).neg();
-            vec![Some(gx.sum_to(&x[0].shape())), Some(gy.sum_to(&x[1].shape()))]
+            vec![Some(gx.sum_to(x[0].shape())), Some(gy.sum_to(x[1].shape()))]
         }))
     }
 

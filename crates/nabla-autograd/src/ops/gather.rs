@@ -16,9 +16,7 @@ impl Var {
     pub fn try_gather(&self, axis: usize, index: &ArrayD<usize>) -> Result<Var, ShapeError> {
         let value = self.value().try_gather(axis, index)?;
         let index = index.clone();
-        Ok(Var::from_op("gather", value, &[self], move |g, x, _| {
-            vec![Some(g.scatter_add(axis, &index, &x[0].shape()))]
-        }))
+        Ok(Var::from_op("gather", value, &[self], move |g, x, _| vec![Some(g.scatter_add(axis, &index, x[0].shape()))]))
     }
 
     /// [`try_gather`](Self::try_gather), panicking at the caller's line.

@@ -54,10 +54,10 @@ impl Var {
                 x[0].value().layer_norm_backward(&g.value(), d, &mean, &rstd, weight.map(|w| w.value()).as_ref());
             let mut out = vec![Some(Var::constant(grads.x))];
             if let Some(w) = weight {
-                out.push(Some(Var::constant(grads.weight.reshape(&w.shape()))));
+                out.push(Some(Var::constant(grads.weight.reshape(w.shape()))));
             }
             if let Some(b) = bias {
-                out.push(Some(Var::constant(grads.bias.reshape(&b.shape()))));
+                out.push(Some(Var::constant(grads.bias.reshape(b.shape()))));
             }
             out
         })
@@ -83,10 +83,10 @@ fn backward_composed(
     let (dx, x_hat) = x.normalize_backward(&axes, eps, &g_hat);
     let mut grads = vec![Some(dx)];
     if let Some(w) = weight {
-        grads.push(Some(g.mul(&x_hat).sum_to(&w.shape())));
+        grads.push(Some(g.mul(&x_hat).sum_to(w.shape())));
     }
     if let Some(b) = bias {
-        grads.push(Some(g.sum_to(&b.shape())));
+        grads.push(Some(g.sum_to(b.shape())));
     }
     grads
 }

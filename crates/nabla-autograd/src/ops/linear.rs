@@ -49,8 +49,8 @@ impl Var {
 
 /// The shapes of the folded operands: `Ȳ` as `[rows, out]`, `X` as `[rows, in]`.
 fn folded_shapes(x: &[Var]) -> ([usize; 2], [usize; 2]) {
-    let (out_features, in_features) = (x[1].dims()[0], x[1].dims()[1]);
-    let rows = x[0].dims().iter().product::<usize>() / in_features.max(1);
+    let (out_features, in_features) = (x[1].shape()[0], x[1].shape()[1]);
+    let rows = x[0].shape().iter().product::<usize>() / in_features.max(1);
     ([rows, out_features], [rows, in_features])
 }
 
@@ -80,7 +80,7 @@ fn backward_recorded(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
     let flat = x[0].ndim() == 2;
     let fold = |v: &Var, shape: &[usize]| if flat { v.clone() } else { v.reshape(shape) };
     let (g2, x2) = (fold(g, &g_shape), fold(&x[0], &x_shape));
-    let x_grad = || fold(&g2.matmul(&x[1]), x[0].dims());
+    let x_grad = || fold(&g2.matmul(&x[1]), x[0].shape());
     let mut grads = vec![x[0].requires_grad().then(x_grad), x[1].requires_grad().then(|| g2.t().matmul(&x2))];
     if x.len() == 3 {
         grads.push(x[2].requires_grad().then(|| g2.sum_axes(&[0], false)));

@@ -20,8 +20,8 @@ use crate::Var;
 fn matmul_2d_or_more(a: &Var, b: &Var) -> Result<Var, ShapeError> {
     let value = a.value().try_matmul(&b.value())?;
     Ok(Var::from_op("matmul", value, &[a, b], |g, x, _| {
-        let ga = g.matmul(&x[1].t()).sum_to(&x[0].shape());
-        let gb = x[0].t().matmul(g).sum_to(&x[1].shape());
+        let ga = g.matmul(&x[1].t()).sum_to(x[0].shape());
+        let gb = x[0].t().matmul(g).sum_to(x[1].shape());
         vec![Some(ga), Some(gb)]
     }))
 }

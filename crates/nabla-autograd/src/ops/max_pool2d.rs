@@ -20,7 +20,7 @@ fn gather_at(x: &Var, indices: Arc<ArrayD<usize>>) -> Var {
 
 /// The op recording that `value` is `x` gathered at `indices`.
 fn gathered(x: &Var, value: Tensor, indices: Arc<ArrayD<usize>>) -> Var {
-    Var::from_op("max_pool2d", value, &[x], move |g, x, _| vec![Some(scatter_to(g, indices.clone(), &x[0].shape()))])
+    Var::from_op("max_pool2d", value, &[x], move |g, x, _| vec![Some(scatter_to(g, indices.clone(), x[0].shape()))])
 }
 
 /// `g` added into zeros of `shape` at `indices` (the adjoint of [`gather_at`]).

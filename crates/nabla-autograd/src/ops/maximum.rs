@@ -18,7 +18,7 @@ fn select(name: &'static str, a: &Var, b: &Var, value: Tensor, x_wins: fn(&Tenso
         let share = share_of_x(&x[0].value(), &x[1].value(), x_wins);
         let gx = g.mul(&share);
         let gy = g.sub(&gx);
-        vec![Some(gx.sum_to(&x[0].shape())), Some(gy.sum_to(&x[1].shape()))]
+        vec![Some(gx.sum_to(x[0].shape())), Some(gy.sum_to(x[1].shape()))]
     })
 }
 

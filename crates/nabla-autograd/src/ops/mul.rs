@@ -21,8 +21,8 @@ impl Var {
                 return vec![Some(share.clone()), Some(share)];
             }
             vec![
-                x[0].requires_grad().then(|| g.mul(&x[1]).sum_to(x[0].dims())),
-                x[1].requires_grad().then(|| g.mul(&x[0]).sum_to(x[1].dims())),
+                x[0].requires_grad().then(|| g.mul(&x[1]).sum_to(x[0].shape())),
+                x[1].requires_grad().then(|| g.mul(&x[0]).sum_to(x[1].shape())),
             ]
         }))
     }

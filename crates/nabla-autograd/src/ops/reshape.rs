@@ -11,7 +11,7 @@ impl Var {
     /// The same elements under `shape`; a [`ShapeError`] when the element counts differ.
     pub fn try_reshape(&self, shape: &[usize]) -> Result<Var, ShapeError> {
         let value = self.read().try_reshape(shape)?;
-        Ok(Var::from_op("reshape", value, &[self], |g, x, _| vec![Some(g.reshape(x[0].dims()))]))
+        Ok(Var::from_op("reshape", value, &[self], |g, x, _| vec![Some(g.reshape(x[0].shape()))]))
     }
 
     /// The same elements under `shape`. Panics at the caller's line when the counts differ.
@@ -23,7 +23,7 @@ impl Var {
     /// Inserts an axis of extent 1 at `axis`.
     #[track_caller]
     pub fn unsqueeze(&self, axis: usize) -> Var {
-        let mut shape = self.shape();
+        let mut shape = self.shape().to_vec();
         assert!(axis <= shape.len(), "unsqueeze: axis {axis} is past the rank of {shape:?}");
         shape.insert(axis, 1);
         self.reshape(&shape)
@@ -32,7 +32,7 @@ impl Var {
     /// Removes `axis`, which must have extent 1.
     #[track_caller]
     pub fn squeeze(&self, axis: usize) -> Var {
-        let mut shape = self.shape();
+        let mut shape = self.shape().to_vec();
         assert!(axis < shape.len() && shape[axis] == 1, "squeeze: axis {axis} of {shape:?} does not have extent 1");
         shape.remove(axis);
         self.reshape(&shape)

@@ -14,7 +14,7 @@ impl Var {
     pub fn try_slice(&self, axis: usize, start: usize, end: usize, step: usize) -> Result<Var, ShapeError> {
         let value = self.value().try_slice(axis, start, end, step)?;
         Ok(Var::from_op("slice", value, &[self], move |g, x, _| {
-            vec![Some(g.slice_scatter(&x[0].shape(), axis, start, end, step))]
+            vec![Some(g.slice_scatter(x[0].shape(), axis, start, end, step))]
         }))
     }
 

@@ -13,8 +13,8 @@ impl Var {
         let value = Var::read_pair(self, other, Tensor::try_sub)?;
         Ok(Var::from_op("sub", value, &[self, other], |g, x, _| {
             vec![
-                x[0].requires_grad().then(|| g.sum_to(x[0].dims())),
-                x[1].requires_grad().then(|| g.neg().sum_to(x[1].dims())),
+                x[0].requires_grad().then(|| g.sum_to(x[0].shape())),
+                x[1].requires_grad().then(|| g.neg().sum_to(x[1].shape())),
             ]
         }))
     }

@@ -25,7 +25,7 @@ impl Var {
     pub fn try_sum_axes(&self, axes: &[usize], keepdim: bool) -> Result<Var, ShapeError> {
         let value = self.read().try_sum_axes(axes, keepdim)?;
         let axes = axes.to_vec();
-        Ok(Var::from_op("sum", value, &[self], move |g, x, _| vec![Some(expand_back(g, x[0].dims(), &axes))]))
+        Ok(Var::from_op("sum", value, &[self], move |g, x, _| vec![Some(expand_back(g, x[0].shape(), &axes))]))
     }
 
     /// Sum over `axes`. Panics at the caller's line on a bad axis.

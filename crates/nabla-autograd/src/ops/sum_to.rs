@@ -12,11 +12,11 @@ impl Var {
     /// Sums down to `shape`, undoing a broadcast from `shape`; a [`ShapeError`] if `self`'s
     /// shape is not a broadcast of `shape`.
     pub fn try_sum_to(&self, shape: &[usize]) -> Result<Var, ShapeError> {
-        if self.dims() == shape {
+        if self.shape() == shape {
             return Ok(self.clone());
         }
         let value = self.read().try_sum_to(shape)?;
-        Ok(Var::from_op("sum_to", value, &[self], |g, x, _| vec![Some(g.broadcast_to(x[0].dims()))]))
+        Ok(Var::from_op("sum_to", value, &[self], |g, x, _| vec![Some(g.broadcast_to(x[0].shape()))]))
     }
 
     /// [`try_sum_to`](Self::try_sum_to), panicking at the caller's line.
@@ -27,11 +27,11 @@ impl Var {
 
     /// Repeats along broadcast axes to fill `shape`; a [`ShapeError`] if it does not broadcast.
     pub fn try_broadcast_to(&self, shape: &[usize]) -> Result<Var, ShapeError> {
-        if self.dims() == shape {
+        if self.shape() == shape {
             return Ok(self.clone());
         }
         let value = self.read().try_broadcast_to(shape)?;
-        Ok(Var::from_op("broadcast_to", value, &[self], |g, x, _| vec![Some(g.sum_to(x[0].dims()))]))
+        Ok(Var::from_op("broadcast_to", value, &[self], |g, x, _| vec![Some(g.sum_to(x[0].shape()))]))
     }
 
     /// [`try_broadcast_to`](Self::try_broadcast_to), panicking at the caller's line.

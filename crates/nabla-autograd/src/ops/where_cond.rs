@@ -15,7 +15,7 @@ impl Var {
         Ok(Var::from_op("where", value, &[a, b], move |g, x, _| {
             let ga = g.mul(&mask);
             let gb = g.sub(&ga);
-            vec![Some(ga.sum_to(&x[0].shape())), Some(gb.sum_to(&x[1].shape()))]
+            vec![Some(ga.sum_to(x[0].shape())), Some(gb.sum_to(x[1].shape()))]
         }))
     }
 

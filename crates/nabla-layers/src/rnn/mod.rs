@@ -51,7 +51,7 @@
 //! assert_eq!(lstm.forward(&x).shape(), vec![4, 10, 16]);
 //! let (y, state) = lstm.forward_with_state(&x, None);
 //! let (_, _) = lstm.forward_with_state(&x, Some(&state.detach())); // the next piece
-//! assert_eq!((y.shape(), state.h.len(), state.c[1].shape()), (vec![4, 10, 16], 2, vec![4, 16]));
+//! assert_eq!((y.shape(), state.h.len(), state.c[1].shape()), (&[4, 10, 16][..], 2, &[4, 16][..]));
 //! ```
 //!
 //! **How the loop is made fast.** The input's share of every gate, `x·W_ihᵀ + b`, does not

@@ -97,7 +97,7 @@ fn projection(c_in: usize, c_out: usize, stride: usize, rng: &mut Rng) -> Sequen
 /// Sets a batch norm's scale `γ` to zero.
 fn zero_scale(bn: &BatchNorm2d) {
     if let Some(gamma) = &bn.weight {
-        gamma.set_value(Tensor::zeros(&gamma.shape(), gamma.dtype()));
+        gamma.set_value(Tensor::zeros(gamma.shape(), gamma.dtype()));
     }
 }
 

@@ -64,67 +64,10 @@ fn zip_update_as<E: Element, const N: usize>(
     let g: &[E] = grad.as_array::<E>().and_then(|a| a.as_slice()).expect("converted to a row-major E array above");
     let targets = targets.map(|t| t.as_slice_mut::<E>());
     let update = |(mut t, g): ([&mut [E]; N], &[E])| {
-        // Compiled for the CPU's widest vectors, with `f` inlined (the optimizers pass
-        // `#[inline(always)]` closures): their square roots and divisions then run 8 lanes at
-        // a time.
-        //
-        // The elements go through in blocks of `LANES`, copied into local arrays: the compiler
-        // cannot tell that the `N` target slices do not overlap, but it can vectorise a loop
-        // over local arrays.
-        const LANES: usize = 16;
-        if g.len() < 64 * LANES {
-            // A tiny parameter: choosing the vector width costs more than it saves.
-            for k in 0..g.len() {
-                let y = f(g[k].to_f64_exact(), std::array::from_fn(|i| t[i][k].to_f64_exact()));
-                for i in 0..N {
-                    t[i][k] = E::of(y[i]);
-                }
-            }
-            return;
-        }
         with_widest_vectors(
             #[inline(always)]
-            || {
-                let blocks = g.len() / LANES;
-                for b in 0..blocks {
-                    let at = b * LANES;
-                    // Index loops only: `std::array::from_fn` here was compiled as a separate
-                    // function, outside the wide-vector code, and the loop did not vectorise.
-                    let mut gs = [0.0f64; LANES];
-                    for l in 0..LANES {
-                        gs[l] = g[at + l].to_f64_exact();
-                    }
-                    let mut ins = [[0.0f64; LANES]; N];
-                    for i in 0..N {
-                        for l in 0..LANES {
-                            ins[i][l] = t[i][at + l].to_f64_exact();
-                        }
-                    }
-                    let mut outs = [[0.0f64; LANES]; N];
-                    for l in 0..LANES {
-                        let mut args = [0.0f64; N];
-                        for i in 0..N {
-                            args[i] = ins[i][l];
-                        }
-                        let y = f(gs[l], args);
-                        for i in 0..N {
-                            outs[i][l] = y[i];
-                        }
-                    }
-                    for i in 0..N {
-                        for l in 0..LANES {
-                            t[i][at + l] = E::of(outs[i][l]);
-                        }
-                    }
-                }
-                for k in blocks * LANES..g.len() {
-                    let y = f(g[k].to_f64_exact(), std::array::from_fn(|i| t[i][k].to_f64_exact()));
-                    for i in 0..N {
-                        t[i][k] = E::of(y[i]);
-                    }
-                }
-            },
-        )
+            || update_in_blocks(&mut t, g, &f),
+        );
     };
     if g.len() < PARALLEL_THRESHOLD {
         // One pass on this thread: a small tensor is not worth splitting into chunks.
@@ -147,6 +90,62 @@ pub(crate) fn sum_of_squares(t: &Tensor) -> f64 {
     match t.dtype() {
         DType::F32 => sum::<f32>(t),
         DType::F64 => sum::<f64>(t),
+    }
+}
+
+/// Elements per block of [`update_in_blocks`].
+const LANES: usize = 16;
+
+/// `t[i][k] ← f(g[k], [t[0][k], …])[i]` at every position `k`, compiled into the caller (so
+/// into [`with_widest_vectors`]' wide-vector code, with `f` inlined: the optimizers pass
+/// `#[inline(always)]` closures, whose square roots and divisions then run 8 lanes at a time).
+///
+/// The elements go through in blocks of [`LANES`], copied into local arrays: the compiler
+/// cannot tell that the `N` target slices do not overlap, but it can vectorise a loop over
+/// local arrays.
+#[inline(always)]
+fn update_in_blocks<E: Element, const N: usize>(
+    t: &mut [&mut [E]; N],
+    g: &[E],
+    f: &impl Fn(f64, [f64; N]) -> [f64; N],
+) {
+    let blocks = g.len() / LANES;
+    for b in 0..blocks {
+        let at = b * LANES;
+        // Index loops only: `std::array::from_fn` here was compiled as a separate
+        // function, outside the wide-vector code, and the loop did not vectorise.
+        let mut gs = [0.0f64; LANES];
+        for l in 0..LANES {
+            gs[l] = g[at + l].to_f64_exact();
+        }
+        let mut ins = [[0.0f64; LANES]; N];
+        for i in 0..N {
+            for l in 0..LANES {
+                ins[i][l] = t[i][at + l].to_f64_exact();
+            }
+        }
+        let mut outs = [[0.0f64; LANES]; N];
+        for l in 0..LANES {
+            let mut args = [0.0f64; N];
+            for i in 0..N {
+                args[i] = ins[i][l];
+            }
+            let y = f(gs[l], args);
+            for i in 0..N {
+                outs[i][l] = y[i];
+            }
+        }
+        for i in 0..N {
+            for l in 0..LANES {
+                t[i][at + l] = E::of(outs[i][l]);
+            }
+        }
+    }
+    for k in blocks * LANES..g.len() {
+        let y = f(g[k].to_f64_exact(), std::array::from_fn(|i| t[i][k].to_f64_exact()));
+        for i in 0..N {
+            t[i][k] = E::of(y[i]);
+        }
     }
 }
 

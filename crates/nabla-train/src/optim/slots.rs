@@ -71,7 +71,7 @@ impl ParamSlots {
             let Some(grad) = grads.get(param) else { continue };
             let shape = param.shape();
             assert!(
-                grad.shape() == shape.as_slice(),
+                grad.shape() == shape,
                 "{}: the gradient of `{name}` has shape {:?} but the parameter has shape {:?}",
                 self.optimizer,
                 grad.shape(),
@@ -105,11 +105,11 @@ impl ParamSlots {
                 });
             }
             let expected = param.shape();
-            if let Some((slot, t)) = saved.iter().enumerate().find(|(_, t)| t.shape() != expected.as_slice()) {
+            if let Some((slot, t)) = saved.iter().enumerate().find(|(_, t)| t.shape() != expected) {
                 return Err(OptimizerStateError::Shape {
                     name: name.clone(),
                     slot,
-                    expected,
+                    expected: expected.to_vec(),
                     found: t.shape().to_vec(),
                 });
             }
