@@ -177,12 +177,14 @@ pub(crate) fn sum_row_major<E: Element>(xs: &[E], shape: &[usize], axes: &[usize
 /// gradient): [`sum_row_major`] over axis 0 without its general bookkeeping, which costs more
 /// than the additions on the small gradients of a tiny network. Up to one [`PIECE`] it adds
 /// the rows in order as `sum_row_major` does, so the two give the same bits; above, it is
-/// `sum_row_major` (pieces on rayon's threads).
+/// `sum_row_major` (pieces on rayon's threads), and so is a single column (a whole sum, which
+/// `sum_row_major` adds lane by lane).
 pub(crate) fn column_sums<E: Element>(xs: &[E], cols: usize) -> Vec<E> {
     if cols == 0 {
         return Vec::new();
     }
-    if xs.len() > PIECE {
+    if xs.len() > PIECE || cols == 1 {
+        // One column is a sum of everything, which `sum_row_major` adds in its own order.
         return sum_row_major(xs, &[xs.len() / cols, cols], &[0], false).into_raw_vec_and_offset().0;
     }
     let mut sums = vec![E::zero(); cols];
@@ -464,8 +466,8 @@ mod tests {
 
     #[test]
     fn column_sums_are_the_bits_of_sum_row_major() {
-        // One piece (summed here) and several (handed to sum_row_major), and no rows.
-        for (rows, cols) in [(32, 16), (5, 1), (0, 3), (3000, 40)] {
+        // One piece (summed here), several (handed to sum_row_major), one column, and no rows.
+        for (rows, cols) in [(32, 16), (32, 1), (7, 37), (0, 3), (3000, 40)] {
             let x = crate::init::uniform(&[rows, cols], -1.0, 1.0, crate::DType::F32, &mut crate::rng(7));
             let xs = x.to_vec_f32();
             let general = sum_row_major(&xs, &[rows, cols], &[0], false).into_raw_vec_and_offset().0;
