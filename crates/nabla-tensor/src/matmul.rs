@@ -9,7 +9,10 @@
 //! | `[k]` | `[k, n]` | `[n]` (a vector is a 1-row matrix, the row axis then dropped) |
 //!
 //! `C[i, j] = Σ_p A[i, p] · B[p, j]`. Operands are passed to gemm with their strides, so a
-//! transposed operand (`w.t()`) is read in place, never copied.
+//! transposed operand (`w.t()`) is read in place, with two measured exceptions: operands of a
+//! tiny product (at most 64 elements, see `small_product.rs`), and a transposed right operand
+//! whose columns lie a power of two (2 KiB or more) apart, which is copied to a padded stride
+//! (see `PADDED_FROM_BYTES`).
 
 use ndarray::{ArcArray, ArrayD, IxDyn};
 use rayon::prelude::*;
@@ -116,8 +119,8 @@ const SPLIT_FROM: usize = 1 << 20;
 const SPLIT_LIMIT: usize = 1 << 28;
 
 /// One product `dst ← β·a·b (+ α·dst when read_dst)` through gemm, on this thread alone or,
-/// when `on_threads`, on all of rayon's threads. Every operand is `(pointer, [row stride,
-/// column stride])`, in elements.
+/// when `on_threads` and the product has more than [`SMALL_GEMM`] multiply-adds, on all of
+/// rayon's threads. Every operand is `(pointer, [row stride, column stride])`, in elements.
 ///
 /// On threads, from [`SPLIT_FROM`] to [`SPLIT_LIMIT`] multiply-adds, the longer of the
 /// output's two axes is cut into one block per thread and each block is a single-threaded

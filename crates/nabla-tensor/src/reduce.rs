@@ -177,8 +177,9 @@ pub(crate) fn sum_row_major<E: Element>(xs: &[E], shape: &[usize], axes: &[usize
 /// gradient): [`sum_row_major`] over axis 0 without its general bookkeeping, which costs more
 /// than the additions on the small gradients of a tiny network. Up to one [`PIECE`] it adds
 /// the rows in order as `sum_row_major` does, so the two give the same bits; above, it is
-/// `sum_row_major` (pieces on rayon's threads), and so is a single column (a whole sum, which
-/// `sum_row_major` adds lane by lane).
+/// `sum_row_major` (pieces, on rayon's threads from 2^18 elements), and so is a single column
+/// (a whole sum, which `sum_row_major` adds lane by lane). On the `[32, 16]` bias gradient of
+/// the tiny MLP workload (W6) the general path took about 250 ns, most of it bookkeeping.
 pub(crate) fn column_sums<E: Element>(xs: &[E], cols: usize) -> Vec<E> {
     if cols == 0 {
         return Vec::new();

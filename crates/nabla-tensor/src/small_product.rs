@@ -17,16 +17,20 @@
 //! Three layouts are fast, each in its own range:
 //!
 //! ```text
-//! at most 64 outputs        dot products: A row-major, B column-major   (both contiguous in k)
-//! n ≥ 16 or n ≥ m           C's rows as vectors: B row-major, C row-major
-//! otherwise (few columns)   C's columns as vectors: A column-major, C column-major
+//! at most 64 outputs               dot products: A row-major, B column-major (both contiguous in k)
+//! n ≥ 16, n ≥ m, or k ≤ 2          C's rows as vectors: B row-major, C row-major
+//! otherwise, up to 1024 outputs    C's columns as vectors: A column-major, C column-major
 //! ```
 //!
-//! [`small_product`] picks the range, copies an operand that is in the other layout (`m·k` or
-//! `k·n` elements, against `m·n·k` multiply-adds), and for the last range has gemm write a
-//! column-major scratch buffer that it then transposes into place. Products with one row or
-//! one column are left as they are: gemm runs them as matrix–vector products, fast in any
-//! layout.
+//! With `k ≤ 2` gemm takes a path of its own (a sum of one or two outer products) that wants
+//! `B` row-major whatever the output's shape. [`small_product`] picks the range, copies an
+//! operand that is in the other layout when it has at most [`COPY_LIMIT`] elements (else the
+//! next range is tried, and last gemm gets the operands as they are), and for the last range
+//! has gemm write a column-major scratch buffer that it then transposes into place; that range
+//! was measured up to 512 outputs (`[256, 32]·[32, 2]`: 3.5 µs with a row-major output,
+//! 0.7 µs through the scratch buffer) and is capped at [`COLUMN_OUTPUTS`], where the transpose
+//! still costs little against the product. Products with one row or one column are left as
+//! they are: gemm runs them as matrix–vector products, fast in any layout.
 
 use crate::dtype::Element;
 
@@ -35,6 +39,9 @@ pub(crate) const SMALL_GEMM: usize = 1 << 16;
 
 /// Up to this many outputs, the dot-product layout is the fast one.
 const DOT_OUTPUTS: usize = 64;
+
+/// Up to this many outputs, the columns layout is used (through a scratch buffer).
+const COLUMN_OUTPUTS: usize = 1024;
 
 /// The width of gemm's vectors in f32 lanes: rows at least this long fill them.
 const VECTOR: usize = 16;
@@ -101,7 +108,7 @@ pub(crate) unsafe fn small_product<E: Element>(
         Plan::Dot
     } else if rows && ready(b, [k, n], Layout::RowMajor) {
         Plan::Rows
-    } else if !rows && ready(a, [m, k], Layout::ColumnMajor) {
+    } else if !rows && m * n <= COLUMN_OUTPUTS && ready(a, [m, k], Layout::ColumnMajor) {
         Plan::Columns
     } else {
         return product((dst, dst_strides), read_dst, a, b);
@@ -119,8 +126,9 @@ pub(crate) unsafe fn small_product<E: Element>(
             product((dst, dst_strides), read_dst, a, b)
         }
         Plan::Columns => {
-            // gemm writes the columns into a column-major scratch buffer, which is then
-            // transposed into `dst`.
+            // gemm writes β·a·b into a column-major scratch buffer, which is then transposed
+            // into `dst` and, with `read_dst`, added to α·dst. Like gemm, α = 0 does not read
+            // `dst` (a NaN there does not leak) and α = 1 does not multiply.
             let a = in_layout(a, [m, k], Layout::ColumnMajor, &mut a_copy);
             let mut columns: Vec<E> = Vec::with_capacity(m * n);
             product((columns.as_mut_ptr(), [1, m as isize]), false, a, b);
@@ -131,7 +139,12 @@ pub(crate) unsafe fn small_product<E: Element>(
                 let row = dst.offset(i as isize * dst_rs);
                 for j in 0..n {
                     let value = columns[i + j * m];
-                    *row.add(j) = if read_dst { alpha * *row.add(j) + value } else { value };
+                    *row.add(j) = match read_dst {
+                        false => value,
+                        true if alpha == E::zero() => value,
+                        true if alpha == E::one() => *row.add(j) + value,
+                        true => alpha * *row.add(j) + value,
+                    };
                 }
             }
         }
@@ -224,19 +237,33 @@ mod tests {
 
     #[test]
     fn every_range_and_layout_equals_the_triple_loop() {
-        // Dot products (≤ 64 outputs), rows as vectors, columns as vectors, and a row and a
-        // column (passed through), with k = 1, 2 and longer.
-        let shapes = [[8, 32, 8], [2, 5, 16], [32, 2, 16], [32, 16, 16], [16, 32, 2], [40, 3, 5], [1, 7, 9], [9, 7, 1]];
+        // Dot products (≤ 64 outputs), rows as vectors, columns as vectors, a row and a column
+        // (passed through), and too many outputs for the columns' scratch buffer (passed
+        // through), with k = 1, 2 and longer.
+        let shapes = [
+            [8, 32, 8],
+            [2, 5, 16],
+            [32, 2, 16],
+            [32, 16, 16],
+            [16, 32, 2],
+            [40, 3, 5],
+            [1, 7, 9],
+            [9, 7, 1],
+            [400, 16, 4],
+        ];
         let layouts = [Layout::RowMajor, Layout::ColumnMajor];
         for [m, k, n] in shapes {
             for (la, lb, pad) in layouts.iter().flat_map(|&a| layouts.iter().flat_map(move |&b| [(a, b, 0), (a, b, 3)]))
             {
                 let (a, a_strides, a_values) = matrix(m, k, la, pad, 0.1);
                 let (b, b_strides, b_values) = matrix(k, n, lb, pad, 0.7);
-                for read_dst in [false, true] {
-                    let old: Vec<f64> = (0..m * n).map(|i| i as f64 * 0.01 - 0.3).collect();
+                // Overwrite; accumulate with α = 1 and 0.5; and α = 0 over NaNs, which must not
+                // be read.
+                for (read_dst, alpha) in [(false, 0.0), (true, 1.0), (true, 0.5), (true, 0.0)] {
+                    let old: Vec<f64> =
+                        (0..m * n).map(|i| if alpha == 0.0 { f64::NAN } else { i as f64 * 0.01 - 0.3 }).collect();
                     let mut dst = old.clone();
-                    let (alpha, beta) = if read_dst { (0.5, 2.0) } else { (0.0, 2.0) };
+                    let beta = 2.0;
                     // SAFETY: the buffers hold every element their shapes and strides reach.
                     unsafe {
                         small_product(
@@ -251,11 +278,12 @@ mod tests {
                     for i in 0..m {
                         for j in 0..n {
                             let dot: f64 = (0..k).map(|p| a_values[i * k + p] * b_values[p * n + j]).sum();
-                            let expected = if read_dst { alpha * old[i * n + j] + beta * dot } else { beta * dot };
+                            let expected = if alpha != 0.0 { alpha * old[i * n + j] + beta * dot } else { beta * dot };
                             let got = dst[i * n + j];
                             assert!(
                                 (got - expected).abs() < 1e-12,
-                                "[{m}, {k}]·[{k}, {n}], pad {pad}, read_dst {read_dst}: [{i}, {j}] is {got}, not {expected}"
+                                "[{m}, {k}]·[{k}, {n}], pad {pad}, read_dst {read_dst}, α {alpha}: [{i}, {j}] is {got}, \
+                                 not {expected}"
                             );
                         }
                     }
