@@ -97,7 +97,7 @@ pub(crate) fn sum_of_squares(t: &Tensor) -> f64 {
 
 /// Elements per block of [`update_in_blocks`]: one AVX-512 register of `f64`. With 16, the
 /// conversions between `f32` and `f64` shuffled halves between registers, and the Adam step of
-/// W1's 670K parameters took 1.27 ms instead of 0.76.
+/// W1's 670K parameters took 0.87 ms instead of 0.38.
 const LANES: usize = 8;
 
 /// `t[i][k] ← f(g[k], [t[0][k], …])[i]` at every position `k`, compiled into the caller (so
@@ -119,14 +119,19 @@ fn update_in_blocks<E: Element, const N: usize>(
         let at = b * LANES;
         // Index loops only: `std::array::from_fn` here was compiled as a separate
         // function, outside the wide-vector code, and the loop did not vectorise.
+        // Each block borrowed as a fixed-size array: one bounds check per block instead of
+        // one per element, and the loads and conversions vectorise (indexing element by
+        // element, W1's Adam step took 0.76 ms instead of 0.38).
+        let g_block: &[E; LANES] = g[at..at + LANES].try_into().expect("a whole block");
         let mut gs = [0.0f64; LANES];
         for l in 0..LANES {
-            gs[l] = g[at + l].to_f64_exact();
+            gs[l] = g_block[l].to_f64_exact();
         }
         let mut ins = [[0.0f64; LANES]; N];
         for i in 0..N {
+            let block: &[E; LANES] = t[i][at..at + LANES].try_into().expect("a whole block");
             for l in 0..LANES {
-                ins[i][l] = t[i][at + l].to_f64_exact();
+                ins[i][l] = block[l].to_f64_exact();
             }
         }
         let mut outs = [[0.0f64; LANES]; N];
@@ -141,8 +146,9 @@ fn update_in_blocks<E: Element, const N: usize>(
             }
         }
         for i in 0..N {
+            let block: &mut [E; LANES] = (&mut t[i][at..at + LANES]).try_into().expect("a whole block");
             for l in 0..LANES {
-                t[i][at + l] = E::of(outs[i][l]);
+                block[l] = E::of(outs[i][l]);
             }
         }
     }
