@@ -110,9 +110,12 @@ fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     index
 }
 
-/// From this many multiply-adds (about 10 µs of one core), a product is worth a task per
-/// thread; below, gemm runs it (on one thread, as it decides for such sizes).
-const SPLIT_FROM: usize = 1 << 20;
+/// From this many multiply-adds (about 5 µs of one core), a product is worth a task per
+/// thread; below, gemm runs it (on one thread, as it decides for such sizes). At 2^20, the
+/// last layer of W1 (`[128, 512]·[512, 10]`, 655K multiply-adds) was left to gemm, whose own
+/// threading made it twice as slow as one thread (46 µs against 21); split in two blocks of
+/// rows it takes 25 µs, and its backward 40 µs instead of 68.
+const SPLIT_FROM: usize = 1 << 19;
 
 /// Up to this many multiply-adds, a product on several threads is split by [`gemm_product`]
 /// rather than by gemm itself.
