@@ -21,7 +21,7 @@ use crate::binary::broadcast_shapes;
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::scratch::Scratch;
-use crate::small_product::{small_product, SMALL_GEMM};
+use crate::small_product::{small_product, Operand, SMALL_GEMM};
 use crate::tensor::{dispatch2, Tensor};
 
 /// Up to this many rows in the left operand, a product with a transposed right operand is
@@ -170,27 +170,9 @@ unsafe fn gemm_product<E: Element>(
     };
     let threads = rayon::current_num_threads();
     let product = |[m, n]: [usize; 2], [dst_off, a_off, b_off]: [isize; 3], parallelism| {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.get().offset(dst_off),
-            dst_cs,
-            dst_rs,
-            read_dst,
-            a.get().offset(a_off),
-            a_cs,
-            a_rs,
-            b.get().offset(b_off),
-            b_cs,
-            b_rs,
-            alpha,
-            beta,
-            false,
-            false,
-            false,
-            parallelism,
-        )
+        let (a, b) =
+            ((a.get().offset(a_off) as *const E, [a_rs, a_cs]), (b.get().offset(b_off) as *const E, [b_rs, b_cs]));
+        gemm_call([m, k, n], (dst.get().offset(dst_off), [dst_rs, dst_cs]), read_dst, a, b, (alpha, beta), parallelism)
     };
     if !on_threads {
         return product([m, n], [0, 0, 0], gemm::Parallelism::None);
@@ -234,6 +216,46 @@ const PADDING: usize = 16;
 fn is_conflicting_stride<E>(stride: isize) -> bool {
     let bytes = stride.unsigned_abs() * std::mem::size_of::<E>();
     stride > 0 && bytes.is_power_of_two() && bytes >= PADDED_FROM_BYTES
+}
+
+/// One call of `gemm::gemm` in nabla's operand convention (`[row stride, column stride]`, where
+/// gemm takes the column stride first): `dst ← β·a·b`, or `dst ← α·dst + β·a·b` when
+/// `read_dst`, for `a` `[m, k]`, `b` `[k, n]` and `dst` `[m, n]`.
+///
+/// # Safety
+/// The three operands must hold every element their shapes and strides reach, and `dst` must
+/// not overlap `a` or `b`.
+pub(crate) unsafe fn gemm_call<E: Element>(
+    [m, k, n]: [usize; 3],
+    (dst, [dst_rs, dst_cs]): (*mut E, [isize; 2]),
+    read_dst: bool,
+    (a, [a_rs, a_cs]): Operand<E>,
+    (b, [b_rs, b_cs]): Operand<E>,
+    (alpha, beta): (E, E),
+    parallelism: gemm::Parallelism,
+) {
+    let no_conjugation = false;
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        dst_cs,
+        dst_rs,
+        read_dst,
+        a,
+        a_cs,
+        a_rs,
+        b,
+        b_cs,
+        b_rs,
+        alpha,
+        beta,
+        no_conjugation,
+        no_conjugation,
+        no_conjugation,
+        parallelism,
+    )
 }
 
 /// A raw pointer that may cross threads: each task writes a disjoint output block.

@@ -33,6 +33,7 @@
 //! they are: gemm runs them as matrix–vector products, fast in any layout.
 
 use crate::dtype::Element;
+use crate::matmul::gemm_call;
 
 /// Up to this many multiply-adds, `gemm_product` sends a product through [`small_product`].
 pub(crate) const SMALL_GEMM: usize = 1 << 16;
@@ -68,31 +69,8 @@ pub(crate) unsafe fn small_product<E: Element>(
     b: Operand<E>,
     (alpha, beta): (E, E),
 ) {
-    let product = |(dst, [dst_rs, dst_cs]): (*mut E, [isize; 2]),
-                   read_dst,
-                   (a, [a_rs, a_cs]): Operand<E>,
-                   (b, [b_rs, b_cs]): Operand<E>| {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            dst_cs,
-            dst_rs,
-            read_dst,
-            a,
-            a_cs,
-            a_rs,
-            b,
-            b_cs,
-            b_rs,
-            alpha,
-            beta,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
+    let product = |dst: (*mut E, [isize; 2]), read_dst, a: Operand<E>, b: Operand<E>| {
+        gemm_call([m, k, n], dst, read_dst, a, b, (alpha, beta), gemm::Parallelism::None)
     };
     // A row or a column (gemm's matrix–vector paths), or an output that is not row-major (no
     // caller passes one): as it is.
