@@ -8,7 +8,8 @@
 //! maximum of each window ([`Tensor::max_pool2d_with_indices`]), then pick the input values at
 //! those indices ([`Tensor::max_pool2d_gather`]). Its backward scatters the output gradient
 //! back to those indices ([`Tensor::max_pool2d_backward`]); gather and scatter are adjoints of
-//! each other, which is what second-order gradients need.
+//! each other, which is what second-order gradients need. A first-order backward can skip the
+//! indices: [`Tensor::max_pool2d_input_grad`] finds the maxima again from the input.
 //!
 //! This file knows nothing about gradients: the autograd crate calls these kernels.
 
@@ -21,7 +22,7 @@ use rayon::prelude::*;
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::parallel::PARALLEL_THRESHOLD;
-use crate::tensor::{dispatch, Tensor};
+use crate::tensor::{dispatch, dispatch2, Tensor};
 
 /// The window of a 2-D pooling: kernel size, stride and zero padding, each `[height, width]`.
 ///
@@ -256,6 +257,55 @@ impl Tensor {
     #[track_caller]
     pub fn max_pool2d_backward(grad_out: &Tensor, indices: &ArrayD<usize>, input_shape: &[usize]) -> Tensor {
         or_panic(Tensor::try_max_pool2d_backward(grad_out, indices, input_shape))
+    }
+
+    /// The backward of max pooling computed from the input `x` (`self`) rather than from
+    /// stored indices: each window's maximum is found again, by the same comparisons as the
+    /// forward pass, and receives the window's output gradient.
+    ///
+    /// ```text
+    /// x.max_pool2d_input_grad(g, spec)
+    ///     = max_pool2d_backward(g, x.max_pool2d_with_indices(spec).1, x.shape())
+    /// ```
+    ///
+    /// | argument | shape |
+    /// |---|---|
+    /// | `self` (input `x`), result | `[n, c, h, w]` |
+    /// | `grad_out` | `[n, c, oh, ow]`, the output of pooling `x` under `spec` |
+    ///
+    /// Training keeps `x` for the backward pass anyway, so the forward pass can skip writing
+    /// one index per output (8 bytes each, twice the size of the f32 values it pools). For the
+    /// common 2×2 windows with stride 2, the positions are found a piece of a row at a time and
+    /// never stored; other windows find all the indices, then scatter.
+    ///
+    /// ```
+    /// use nabla_tensor::{DType, Pool2dSpec, Tensor};
+    /// let x = Tensor::arange(0.0, 16.0, 1.0, DType::F64).reshape(&[1, 1, 4, 4]);
+    /// let g = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[1, 1, 2, 2]);
+    /// let dx = x.max_pool2d_input_grad(&g, Pool2dSpec::new([2, 2]));
+    /// // 5, 7, 13 and 15 were the maxima of the four windows.
+    /// assert_eq!(dx.to_vec_f64(), vec![0., 0., 0., 0., 0., 1., 0., 2., 0., 0., 0., 0., 0., 3., 0., 4.]);
+    /// ```
+    pub fn try_max_pool2d_input_grad(&self, grad_out: &Tensor, spec: Pool2dSpec) -> Result<Tensor, ShapeError> {
+        let op = "max_pool2d_input_grad";
+        let operands: &[&[usize]] = &[self.shape(), grad_out.shape()];
+        let geo = Geometry::check(op, self.shape(), spec, operands)?;
+        geo.check_grad_out(op, grad_out.shape(), operands)?;
+        if spec != Pool2dSpec::new([2, 2]) {
+            let (_, indices) = self.try_max_pool2d_with_indices(spec)?;
+            return Tensor::try_max_pool2d_backward(grad_out, &indices, self.shape());
+        }
+        let (x, g) = (self.contiguous(), grad_out.contiguous());
+        Ok(dispatch2!(op, x, g, a, b => {
+            Tensor::from_vec(max_2x2_input_grad(row_major(a), row_major(b), &geo), self.shape())
+        }))
+    }
+
+    /// [`try_max_pool2d_input_grad`](Self::try_max_pool2d_input_grad), panicking at the
+    /// caller's line.
+    #[track_caller]
+    pub fn max_pool2d_input_grad(&self, grad_out: &Tensor, spec: Pool2dSpec) -> Tensor {
+        or_panic(self.try_max_pool2d_input_grad(grad_out, spec))
     }
 
     /// Average pooling: the mean of each window, `[n, c, h, w] -> [n, c, oh, ow]`.
@@ -684,6 +734,46 @@ fn max_2x2<E: Element>(x: &[E], geo: &Geometry) -> Vec<E> {
     out
 }
 
+/// [`Tensor::max_pool2d_input_grad`] for 2×2 windows with stride 2 and no padding: the
+/// positions of the maxima are found again, a piece of a row at a time, by the forward pass's
+/// row kernels into a buffer on the stack, and each window's gradient is added onto zeros at
+/// its winner, as [`scatter_kernel`] does with stored indices. The same comparisons pick the
+/// same pixels, so the result is that of the stored-index backward, bit for bit.
+///
+/// Writing each window's four pixels directly, with a test per pixel, was slower than the
+/// zero fill and one store per window: which pixel wins is a coin toss, and the tests became
+/// mispredicted branches.
+fn max_2x2_input_grad<E: Element>(x: &[E], g: &[E], geo: &Geometry) -> Vec<E> {
+    /// Windows whose positions are found at a time (the stack buffer's length).
+    const PIECE: usize = 64;
+    let (in_plane, out_plane, w, ow) = (geo.in_plane(), geo.out_plane(), geo.in_hw[1], geo.out_hw[1]);
+    let mut dx = vec![E::zero(); geo.planes * in_plane];
+    for_each_plane(&mut dx, in_plane, geo.parallel(), |p, dx| {
+        let (x, g) = (&x[p * in_plane..][..in_plane], &g[p * out_plane..][..out_plane]);
+        let mut values = [MaybeUninit::<E>::uninit(); PIECE];
+        let mut positions = [MaybeUninit::<usize>::uninit(); PIECE];
+        for (i, g_row) in g.chunks_exact(ow).enumerate() {
+            for start in (0..ow).step_by(PIECE) {
+                let len = PIECE.min(ow - start);
+                let top_start = 2 * i * w + 2 * start;
+                let (top_row, bottom_row) = (&x[top_start..][..2 * len], &x[top_start + w..][..2 * len]);
+                let (values, positions) = (&mut values[..len], &mut positions[..len]);
+                if len >= SHORT_ROW {
+                    one_pass_row(top_row, bottom_row, w, top_start, values, positions);
+                } else {
+                    two_pass_row(top_row, bottom_row, w, top_start, values, positions);
+                }
+                for (at, &gv) in positions.iter().zip(&g_row[start..][..len]) {
+                    // SAFETY: the row kernels write the position of every window they are given.
+                    let at = unsafe { at.assume_init() };
+                    dx[at] = dx[at] + gv;
+                }
+            }
+        }
+    });
+    dx
+}
+
 /// `out[p, o] = x[p, indices[p, o]]` for every plane `p`.
 fn gather_kernel<E: Element>(x: &[E], indices: &[usize], in_plane: usize, out_plane: usize, parallel: bool) -> Vec<E> {
     let mut out = vec![E::zero(); indices.len()];
@@ -898,6 +988,41 @@ mod tests {
             assert_eq!(fast.iter().copied().collect::<Vec<_>>(), naive, "width {width}");
             assert_eq!(fast_values.to_vec_f64(), values, "width {width}");
         }
+    }
+
+    #[test]
+    fn input_grad_equals_the_scatter_to_the_forward_indices() {
+        // Every config, plus 2×2 windows over odd and even planes with rows of 2 to 12
+        // windows, ties (values rounded to integers), a NaN, signed zeros, and -0.0 gradients.
+        let mut cases = configs();
+        for (h, w) in [(4, 4), (5, 7), (9, 24), (11, 11), (2, 25)] {
+            cases.push((vec![2, 3, h, w], Pool2dSpec::new([2, 2])));
+        }
+        cases.push((vec![4, 8, 33, 32], Pool2dSpec::new([2, 2]))); // spread over the threads
+        for (seed, (shape, spec)) in cases.into_iter().enumerate() {
+            let mut values: Vec<f64> =
+                sample(&shape, DType::F64, 70 + seed as u64).to_vec_f64().iter().map(|v| (3.0 * v).round()).collect();
+            values[1] = f64::NAN;
+            values[2] = -0.0;
+            let x = Tensor::from_vec(values, &shape);
+            let [oh, ow] = spec.output_hw([shape[2], shape[3]]).unwrap();
+            let mut g = sample(&[shape[0], shape[1], oh, ow], DType::F64, 90 + seed as u64).to_vec_f64();
+            g[0] = -0.0;
+            let g = Tensor::from_vec(g, &[shape[0], shape[1], oh, ow]);
+            for dtype in [DType::F64, DType::F32] {
+                let (x, g) = (x.to_dtype(dtype), g.to_dtype(dtype));
+                let (_, idx) = x.max_pool2d_with_indices(spec);
+                let want = Tensor::max_pool2d_backward(&g, &idx, &shape);
+                let got = x.max_pool2d_input_grad(&g, spec);
+                let bits = |t: &Tensor| t.to_vec_f64().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(got.shape(), &shape[..]);
+                assert_eq!(got.dtype(), dtype);
+                assert_eq!(bits(&got), bits(&want), "{shape:?} {spec:?} {dtype:?}");
+            }
+        }
+        let x = Tensor::zeros(&[1, 2, 4, 4], DType::F32);
+        let err = x.try_max_pool2d_input_grad(&Tensor::zeros(&[1, 2, 3, 3], DType::F32), Pool2dSpec::new([2, 2]));
+        assert!(err.unwrap_err().to_string().contains("[1, 2, 2, 2]"));
     }
 
     #[test]

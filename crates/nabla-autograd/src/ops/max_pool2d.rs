@@ -4,6 +4,12 @@
 //! Only the winner moves the output (`∂y/∂x = 1` there, 0 elsewhere), so `x̄` is `ȳ` scattered
 //! back to the winners, adding where overlapping windows share one: `x̄ = scatter(ȳ, indices)`.
 //! Gather and scatter with fixed indices are adjoint linear maps, each the other's backward.
+//!
+//! Training records no indices: writing one per output costs more than the pooling itself
+//! (8 bytes each against 4 for an f32 value). The backward finds the winners again from the
+//! input, which the tape keeps anyway, by the same comparisons
+//! ([`Tensor::max_pool2d_input_grad`]). Only a backward that is itself recorded (second-order
+//! gradients) builds the indices, for the differentiable scatter below.
 
 use std::sync::Arc;
 
@@ -37,8 +43,17 @@ impl Var {
             // Nothing will be differentiated (inference): the values alone.
             return Ok(Var::constant(self.value().try_max_pool2d(spec)?));
         }
-        let (values, indices) = self.value().try_max_pool2d_with_indices(spec)?;
-        Ok(gathered(self, values, Arc::new(indices)))
+        let input = self.value();
+        let values = input.try_max_pool2d(spec)?;
+        Ok(Var::from_op("max_pool2d", values, &[self], move |g, x, _| {
+            if crate::is_grad_enabled() {
+                // The backward is being recorded: it needs the indices, to be differentiable.
+                let (_, indices) = input.max_pool2d_with_indices(spec);
+                vec![Some(scatter_to(g, Arc::new(indices), x[0].shape()))]
+            } else {
+                vec![Some(Var::constant(input.max_pool2d_input_grad(&g.value(), spec)))]
+            }
+        }))
     }
 
     /// [`try_max_pool2d`](Self::try_max_pool2d), panicking at the caller's line.
