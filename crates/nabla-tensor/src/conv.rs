@@ -20,7 +20,7 @@ use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::scalar;
 use crate::scratch::Scratch;
-use crate::short_rows::{add_short, copy_short};
+use crate::short_rows::{add_rows, copy_rows, copy_short};
 use crate::tensor::{dispatch2, Tensor};
 
 /// How a 2-D convolution slides its kernel: stride, zero padding, dilation and channel groups.
@@ -811,24 +811,29 @@ fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E], ld: usize, col0: 
             for q in 0..kw {
                 let columns = valid_outputs(ow, w, sw, q * dw, pw);
                 let row = &mut cols[((c * kh + p) * kw + q) * ld + col0..][..oh * ow];
-                for i in 0..oh {
-                    let dst = &mut row[i * ow..][..ow];
-                    if !rows.contains(&i) {
-                        dst.fill(E::zero());
-                        continue;
+                // Output rows whose input row is padding, then the padding columns of the others.
+                row[..rows.start * ow].fill(E::zero());
+                row[rows.end * ow..].fill(E::zero());
+                if columns.len() < ow {
+                    for dst in row[rows.start * ow..rows.end * ow].chunks_exact_mut(ow) {
+                        dst[..columns.start].fill(E::zero());
+                        dst[columns.end..].fill(E::zero());
                     }
-                    dst[..columns.start].fill(E::zero());
-                    dst[columns.end..].fill(E::zero());
-                    if columns.is_empty() {
-                        continue;
-                    }
-                    let src = &plane[(i * sh + p * dh - ph) * w..][..w];
-                    let first = columns.start * sw + q * dw - pw;
-                    if sw == 1 {
-                        // Stride 1: the valid columns are one contiguous run of the input row.
-                        copy_short(&mut dst[columns.clone()], &src[first..][..columns.len()]);
-                    } else {
-                        for (d, s) in dst[columns.clone()].iter_mut().zip(src[first..].iter().step_by(sw)) {
+                }
+                if rows.is_empty() || columns.is_empty() {
+                    continue;
+                }
+                // Input position of output (rows.start, columns.start) under tap (p, q).
+                let first = (rows.start * sh + p * dh - ph) * w + columns.start * sw + q * dw - pw;
+                if sw == 1 {
+                    // Stride 1: the valid columns of each output row are one contiguous run of an
+                    // input row, and the runs of consecutive output rows are `sh` input rows apart.
+                    let dst = &mut row[rows.start * ow + columns.start..];
+                    copy_rows(dst, ow, &plane[first..], sh * w, rows.len(), columns.len());
+                } else {
+                    for (n, i) in rows.clone().enumerate() {
+                        let (dst, src) = (&mut row[i * ow..][columns.clone()], &plane[first + n * sh * w..]);
+                        for (d, s) in dst.iter_mut().zip(src.iter().step_by(sw)) {
                             *d = *s;
                         }
                     }
@@ -882,19 +887,34 @@ fn im2row<E: Element>(x_last: &[E], geo: &Geometry, rows: &mut [E]) {
             (q_start, q_end)
         })
         .collect();
+    // The output columns that read no padding: every tap of theirs is inside the image.
+    let inside = valid_by_q.iter().fold(0..ow, |all, v| all.start.max(v.start)..all.end.min(v.end));
+    // With one group and no dilation, a kernel row's taps over those columns are one copy of
+    // `kw·c` values per column, `sw·c_in` apart in the input: all done by one `copy_rows`.
+    let inside = if groups == 1 && dw == 1 && !inside.is_empty() { inside } else { 0..0 };
     for i in 0..oh {
-        for (j, &(q_start, q_end)) in taps_by_j.iter().enumerate() {
-            let row = &mut rows[(i * ow + j) * taps..][..taps];
-            for p in 0..kh {
-                // Input row a = i·sh + p·dh − ph, or padding when outside 0..h.
-                let a = (i * sh + p * dh).wrapping_sub(ph);
-                if a >= h {
+        for p in 0..kh {
+            // Input row a = i·sh + p·dh − ph, or padding when outside 0..h.
+            let a = (i * sh + p * dh).wrapping_sub(ph);
+            if a >= h {
+                for row in rows[i * ow * taps..][..ow * taps].chunks_exact_mut(taps) {
                     for g in 0..groups {
                         row[g * k + p * kw * c..][..kw * c].fill(E::zero());
                     }
+                }
+                continue;
+            }
+            let input_row = &x_last[a * w * c_in..][..w * c_in];
+            if !inside.is_empty() {
+                let dst = &mut rows[(i * ow + inside.start) * taps + p * kw * c..];
+                let src = &input_row[(inside.start * sw - pw) * c_in..];
+                copy_rows(dst, taps, src, sw * c_in, inside.len(), kw * c);
+            }
+            for (j, &(q_start, q_end)) in taps_by_j.iter().enumerate() {
+                if inside.contains(&j) {
                     continue;
                 }
-                let input_row = &x_last[a * w * c_in..][..w * c_in];
+                let row = &mut rows[(i * ow + j) * taps..][..taps];
                 for g in 0..groups {
                     let dst = &mut row[g * k + p * kw * c..][..kw * c];
                     dst[..q_start * c].fill(E::zero());
@@ -934,18 +954,19 @@ fn col2im<E: Element>(cols: &[E], ld: usize, col0: usize, geo: &Geometry, dx: &m
             for q in 0..kw {
                 let columns = valid_outputs(ow, w, sw, q * dw, pw);
                 let row = &cols[((c * kh + p) * kw + q) * ld + col0..][..oh * ow];
-                if columns.is_empty() {
+                if rows.is_empty() || columns.is_empty() {
                     continue;
                 }
-                for i in rows.clone() {
-                    let dst = &mut plane[(i * sh + p * dh - ph) * w..][..w];
-                    let src = &row[i * ow..][..ow][columns.clone()];
-                    let first = columns.start * sw + q * dw - pw;
-                    if sw == 1 {
-                        // Stride 1: one contiguous run of the input row.
-                        add_short(&mut dst[first..][..src.len()], src);
-                    } else {
-                        for (d, s) in dst[first..].iter_mut().step_by(sw).zip(src) {
+                // Input position of output (rows.start, columns.start) under tap (p, q).
+                let first = (rows.start * sh + p * dh - ph) * w + columns.start * sw + q * dw - pw;
+                let src = &row[rows.start * ow + columns.start..];
+                if sw == 1 {
+                    // Stride 1: each output row adds onto one contiguous run of an input row.
+                    add_rows(&mut plane[first..], sh * w, src, ow, rows.len(), columns.len());
+                } else {
+                    for n in 0..rows.len() {
+                        let dst = plane[first + n * sh * w..].iter_mut().step_by(sw);
+                        for (d, s) in dst.zip(&src[n * ow..][..columns.len()]) {
                             *d = *d + *s;
                         }
                     }
