@@ -18,6 +18,7 @@ use rayon::prelude::*;
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
+use crate::layout::transpose_into;
 use crate::scalar;
 use crate::scratch::Scratch;
 use crate::short_rows::{add_rows, copy_rows, copy_short};
@@ -699,7 +700,8 @@ fn conv2d_backward_weight_kernel<E: Element>(x: &[E], grad_out: &[E], geo: &Geom
         let (r, width) = (images.len(), images.len() * l);
         let mut x_last = Scratch::new(geo.input_len());
         for (j, n) in images.clone().enumerate() {
-            to_channels_last(&x[n * geo.input_len()..][..geo.input_len()], geo.c_in, pixels, &mut x_last);
+            // The image channels last: `[c_in, h·w]` transposed to `[h·w, c_in]`.
+            transpose_into(&x[n * geo.input_len()..][..geo.input_len()], geo.c_in, pixels, &mut x_last);
             im2row(&x_last, geo, &mut buf.cols[j * l * all_taps..][..l * all_taps]);
         }
         let g_run = &grad_out[images.start * geo.output_len()..][..r * geo.output_len()];
@@ -843,30 +845,12 @@ fn im2col<E: Element>(x: &[E], geo: &Geometry, cols: &mut [E], ld: usize, col0: 
     }
 }
 
-/// One image `x` `[c, h·w]` (channels first) transposed to channels last, `[h·w, c]`, into
-/// `out`: pixel `s` of channel `c` moves to `out[s·channels + c]`. Done in square tiles, so
-/// both sides are read and written a cache line at a time.
-fn to_channels_last<E: Element>(x: &[E], channels: usize, pixels: usize, out: &mut [E]) {
-    const TILE: usize = 16;
-    for c0 in (0..channels).step_by(TILE) {
-        let cs = c0..(c0 + TILE).min(channels);
-        for s0 in (0..pixels).step_by(TILE) {
-            for s in s0..(s0 + TILE).min(pixels) {
-                let dst = &mut out[s * channels..][cs.clone()];
-                for (d, c) in dst.iter_mut().zip(cs.clone()) {
-                    *d = x[c * pixels + s];
-                }
-            }
-        }
-    }
-}
-
 /// The patch matrix one output pixel per row, taps in channels-last order: `rows` is
 /// `[oh·ow, groups·K]` row-major (`K = C·kh·kw`, `C = c_in/groups`); row `(i, j)` holds the
 /// patch that output pixel `(i, j)` reads, the value of tap `(p, q)` on channel `c` of group
 /// `g` at column `g·K + (p·kw + q)·C + c` (0 in the padding).
 ///
-/// `x_last` is the image channels last (`[h, w, c_in]`, see [`to_channels_last`]), so the `C`
+/// `x_last` is the image channels last (`[h, w, c_in]`, see [`transpose_into`]), so the `C`
 /// channels of one tap are one contiguous copy, and with one group and no dilation so are all
 /// the taps of a kernel row that fall inside the image. The filters that multiply this matrix
 /// are in the same `(p, q, c)` order; [`conv2d_backward_weight_kernel`] puts its result back

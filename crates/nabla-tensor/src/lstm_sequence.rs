@@ -39,6 +39,7 @@ use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 use crate::dtype::Element;
+use crate::layout::transpose_into;
 use crate::lstm_cell::{backward_row, forward_row};
 use crate::matmul::gemm_accumulate;
 use crate::tensor::Tensor;
@@ -263,11 +264,7 @@ fn forward<E: Element>(z: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor, dims
     let gates = 4 * hidden;
     // W_hhᵀ as [H, 4H] row-major.
     let mut w_t = vec![E::zero(); gates * hidden];
-    for (r, row) in w.chunks(hidden.max(1)).enumerate() {
-        for (k, &v) in row.iter().enumerate() {
-            w_t[k * gates + r] = v;
-        }
-    }
+    transpose_into(w, gates, hidden, &mut w_t);
     let rows = time * batch;
     let mut packed = vec![E::zero(); rows * 2 * hidden];
     let mut acts = vec![E::zero(); rows * 5 * hidden];
