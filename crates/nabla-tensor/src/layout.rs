@@ -193,19 +193,34 @@ fn copy_broadcast<E: Copy>(xs: &[E], axes: &[(usize, usize)], out: &mut Vec<E>) 
 /// `x`, a `[rows, cols]` row-major matrix, transposed into `out` (`[cols, rows]` row-major):
 /// `x[r·cols + c]` moves to `out[c·rows + r]`.
 ///
-/// Done in 16×16 tiles, so that both sides are read and written a cache line at a time: an
+/// Done in 8×8 tiles, so that both sides are read and written a cache line at a time: an
 /// element-by-element loop writes every element of a row to a different cache line, and on
-/// an LSTM's `[1024, 256]` recurrent weight it took most of a millisecond.
+/// an LSTM's `[1024, 256]` recurrent weight it took most of a millisecond. A whole tile is
+/// first read into a local array, row by row, and then written out column by column, which
+/// the compiler turns into vector loads, shuffles and stores; tiles cut by the matrix's edge
+/// are copied element by element.
 pub(crate) fn transpose_into<E: Copy>(x: &[E], rows: usize, cols: usize, out: &mut [E]) {
-    const TILE: usize = 16;
+    const TILE: usize = 8;
     assert!(x.len() >= rows * cols && out.len() >= rows * cols, "transpose_into: buffers shorter than {rows}×{cols}");
     for r0 in (0..rows).step_by(TILE) {
-        let rs = r0..(r0 + TILE).min(rows);
         for c0 in (0..cols).step_by(TILE) {
-            for c in c0..(c0 + TILE).min(cols) {
-                let dst = &mut out[c * rows..][rs.clone()];
-                for (d, r) in dst.iter_mut().zip(rs.clone()) {
-                    *d = x[r * cols + c];
+            if r0 + TILE <= rows && c0 + TILE <= cols {
+                let mut tile = [[x[0]; TILE]; TILE];
+                for (i, row) in tile.iter_mut().enumerate() {
+                    row.copy_from_slice(&x[(r0 + i) * cols + c0..][..TILE]);
+                }
+                for j in 0..TILE {
+                    let dst: &mut [E; TILE] =
+                        (&mut out[(c0 + j) * rows + r0..][..TILE]).try_into().expect("a tile row");
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        *d = tile[i][j];
+                    }
+                }
+            } else {
+                for c in c0..(c0 + TILE).min(cols) {
+                    for r in r0..(r0 + TILE).min(rows) {
+                        out[c * rows + r] = x[r * cols + c];
+                    }
                 }
             }
         }
