@@ -17,7 +17,7 @@ use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
 
 use crate::dtype::Element;
-use crate::error::{or_panic, ShapeError};
+use crate::error::{or_panic, same_dtype, ShapeError};
 use crate::layout::transpose_into;
 use crate::scalar;
 use crate::scratch::Scratch;
@@ -485,31 +485,6 @@ impl Geometry {
     fn output_shape(&self) -> [usize; 4] {
         [self.batch, self.c_out, self.out_hw[0], self.out_hw[1]]
     }
-}
-
-/// An error unless both tensors have the same dtype (checked here so that `try_` twins return
-/// it instead of `dispatch2!` panicking).
-fn same_dtype(
-    op: &'static str,
-    operands: &[&[usize]],
-    (a_name, a): (&str, &Tensor),
-    (b_name, b): (&str, &Tensor),
-) -> Result<(), ShapeError> {
-    if a.dtype() == b.dtype() {
-        return Ok(());
-    }
-    Err(ShapeError::new(
-        op,
-        operands,
-        None,
-        format!(
-            "dtype mismatch: {a_name} is {} {:?} but {b_name} is {} {:?} (convert one with .to_dtype())",
-            a.dtype(),
-            a.shape(),
-            b.dtype(),
-            b.shape()
-        ),
-    ))
 }
 
 /// The elements of an array made row-major by [`Tensor::contiguous`].

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::tensor::Tensor;
+
 /// Why an operation could not run on the shapes it was given.
 ///
 /// Every panicking op has a `try_` twin that returns this instead. The message names the
@@ -51,4 +53,29 @@ pub fn or_panic<T>(result: Result<T, ShapeError>) -> T {
         Ok(value) => value,
         Err(error) => panic!("{error}"),
     }
+}
+
+/// An error unless both tensors have the same dtype (checked here so that `try_` twins return
+/// it instead of `dispatch2!` panicking).
+pub(crate) fn same_dtype(
+    op: &'static str,
+    operands: &[&[usize]],
+    (a_name, a): (&str, &Tensor),
+    (b_name, b): (&str, &Tensor),
+) -> Result<(), ShapeError> {
+    if a.dtype() == b.dtype() {
+        return Ok(());
+    }
+    Err(ShapeError::new(
+        op,
+        operands,
+        None,
+        format!(
+            "dtype mismatch: {a_name} is {} {:?} but {b_name} is {} {:?} (convert one with .to_dtype())",
+            a.dtype(),
+            a.shape(),
+            b.dtype(),
+            b.shape()
+        ),
+    ))
 }

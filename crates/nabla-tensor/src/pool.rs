@@ -4,12 +4,12 @@
 //! value ([`Tensor::max_pool2d`]) or its mean ([`Tensor::avg_pool2d`]). Channels and images are
 //! pooled independently, so the work is spread over the `n·c` planes.
 //!
-//! Max pooling is split into two steps that the autograd crate reuses: find the index of the
-//! maximum of each window ([`Tensor::max_pool2d_with_indices`]), then pick the input values at
-//! those indices ([`Tensor::max_pool2d_gather`]). Its backward scatters the output gradient
-//! back to those indices ([`Tensor::max_pool2d_backward`]); gather and scatter are adjoints of
-//! each other, which is what second-order gradients need. A first-order backward can skip the
-//! indices: [`Tensor::max_pool2d_input_grad`] finds the maxima again from the input.
+//! Max pooling is two steps: find the index of the maximum of each window
+//! ([`Tensor::max_pool2d_with_indices`]), then pick the input values at those indices
+//! ([`Tensor::max_pool2d_gather`]). Its backward scatters the output gradient back to those
+//! indices ([`Tensor::max_pool2d_backward`]); gather and scatter are adjoints of each other,
+//! which is what the autograd crate's second-order gradients use. Training stores no indices:
+//! its backward, [`Tensor::max_pool2d_input_grad`], finds the maxima again from the input.
 //!
 //! This file knows nothing about gradients: the autograd crate calls these kernels.
 
@@ -20,7 +20,7 @@ use ndarray::{ArcArray, ArrayD, IxDyn};
 use rayon::prelude::*;
 
 use crate::dtype::Element;
-use crate::error::{or_panic, ShapeError};
+use crate::error::{or_panic, same_dtype, ShapeError};
 use crate::parallel::PARALLEL_THRESHOLD;
 use crate::tensor::{dispatch, dispatch2, Tensor};
 
@@ -291,6 +291,7 @@ impl Tensor {
         let operands: &[&[usize]] = &[self.shape(), grad_out.shape()];
         let geo = Geometry::check(op, self.shape(), spec, operands)?;
         geo.check_grad_out(op, grad_out.shape(), operands)?;
+        same_dtype(op, operands, ("the input", self), ("grad_out", grad_out))?;
         if spec != Pool2dSpec::new([2, 2]) {
             let (_, indices) = self.try_max_pool2d_with_indices(spec)?;
             return Tensor::try_max_pool2d_backward(grad_out, &indices, self.shape());
@@ -747,7 +748,7 @@ fn max_2x2<E: Element>(x: &[E], geo: &Geometry) -> Vec<E> {
 /// finding the positions with the forward's row kernels (`usize` positions beside the values)
 /// took 0.65 ms, and naming the winner as a value of `E` 0.73 ms.
 fn max_2x2_input_grad<E: Element>(x: &[E], g: &[E], geo: &Geometry) -> Vec<E> {
-    /// Windows whose positions are found at a time (the stack buffers' length).
+    /// Windows named at a time (the stack buffer's length).
     const PIECE: usize = 64;
     let (in_plane, out_plane, w, ow) = (geo.in_plane(), geo.out_plane(), geo.in_hw[1], geo.out_hw[1]);
     let len = geo.planes * in_plane;
@@ -1022,6 +1023,7 @@ mod tests {
             cases.push((vec![2, 3, h, w], Pool2dSpec::new([2, 2])));
         }
         cases.push((vec![4, 8, 33, 32], Pool2dSpec::new([2, 2]))); // spread over the threads
+        cases.push((vec![1, 2, 3, 141], Pool2dSpec::new([2, 2]))); // rows of 70 windows, past one piece
         for (seed, (shape, spec)) in cases.into_iter().enumerate() {
             let mut values: Vec<f64> =
                 sample(&shape, DType::F64, 70 + seed as u64).to_vec_f64().iter().map(|v| (3.0 * v).round()).collect();
@@ -1046,6 +1048,11 @@ mod tests {
         let x = Tensor::zeros(&[1, 2, 4, 4], DType::F32);
         let err = x.try_max_pool2d_input_grad(&Tensor::zeros(&[1, 2, 3, 3], DType::F32), Pool2dSpec::new([2, 2]));
         assert!(err.unwrap_err().to_string().contains("[1, 2, 2, 2]"));
+        let err = x.try_max_pool2d_input_grad(&Tensor::zeros(&[1, 2, 2, 2], DType::F64), Pool2dSpec::new([2, 2]));
+        assert!(err.unwrap_err().to_string().contains("dtype mismatch"));
+        let empty = Tensor::zeros(&[0, 2, 4, 4], DType::F32);
+        let dx = empty.max_pool2d_input_grad(&Tensor::zeros(&[0, 2, 2, 2], DType::F32), Pool2dSpec::new([2, 2]));
+        assert_eq!(dx.shape(), &[0, 2, 4, 4]);
     }
 
     #[test]
