@@ -31,15 +31,10 @@ macro_rules! by_length {
     };
 }
 
-/// `dst.copy_from_slice(src)` (the two have the same length).
+/// `dst.copy_from_slice(src)` (the two have the same length): [`copy_rows`] with one row.
 #[inline(always)]
 pub(crate) fn copy_short<E: Copy>(dst: &mut [E], src: &[E]) {
-    #[inline(always)]
-    fn fixed<E: Copy, const N: usize>(dst: &mut [E], src: &[E]) {
-        let values: [E; N] = src[..N].try_into().expect("N values");
-        dst[..N].copy_from_slice(&values);
-    }
-    by_length!(dst.len(), fixed(dst, src), dst.copy_from_slice(src))
+    copy_rows(dst, 0, src, 0, 1, dst.len());
 }
 
 /// Copies `count` rows of `len` values: row `r` of `src`, starting at `r·src_stride`, onto row
