@@ -33,15 +33,18 @@
 //! runs the whole sequence for its rows with no synchronisation between steps, each step one
 //! single-threaded gemm. `W_hhᵀ` is laid out once as `[H, 4H]`, so gemm reads the long gate axis
 //! contiguously (reading `W_hh` transposed in place measured 3–4× slower at these shapes). There
-//! is no tape, no slice and no allocation per step.
+//! is no tape, no slice and no allocation per step. The large results are zeroed row by row by
+//! the thread that writes them, not up front on one thread, and the backward writes each
+//! step's `z̄ₜ` a second time, transposed, while it is in cache, so that `W̄_hh` is a product
+//! of row-major operands.
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, ShapeBuilder};
 use rayon::prelude::*;
 
 use crate::dtype::Element;
-use crate::layout::transpose_into;
+use crate::layout::{transpose_into_strided, transpose_to_ptr};
 use crate::lstm_cell::{backward_row, forward_row};
-use crate::matmul::gemm_accumulate;
+use crate::matmul::{gemm_accumulate, is_conflicting_stride, PADDING};
 use crate::tensor::Tensor;
 use crate::vector_math::with_widest_vectors;
 use crate::DType;
@@ -206,6 +209,32 @@ impl<E> Rows<E> {
         Rows { ptr: buffer.as_mut_ptr(), width }
     }
 
+    /// The unused capacity of `buffer` as rows of `width`: the caller zeroes each row
+    /// ([`zeroed_rows`](Self::zeroed_rows)) before anything reads it.
+    fn of_capacity(buffer: &mut Vec<E>, width: usize) -> Self {
+        Rows { ptr: buffer.spare_capacity_mut().as_mut_ptr().cast(), width }
+    }
+
+    /// The element `offset` elements into the buffer.
+    ///
+    /// # Safety
+    /// Inside the buffer.
+    unsafe fn at(&self, offset: usize) -> *mut E {
+        self.ptr.add(offset)
+    }
+
+    /// Rows `first .. first + count`, set to zero first (all-zero bytes are `0.0` for `f32` and
+    /// `f64`).
+    ///
+    /// # Safety
+    /// As [`rows`](Self::rows), with memory that may be uninitialised.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn zeroed_rows(&self, first: usize, count: usize) -> &mut [E] {
+        let start = self.ptr.add(first * self.width);
+        start.write_bytes(0, count * self.width);
+        std::slice::from_raw_parts_mut(start, count * self.width)
+    }
+
     /// Rows `first .. first + count`.
     ///
     /// # Safety
@@ -262,13 +291,19 @@ fn forward<E: Element>(z: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor, dims
     let Dims { time, batch, hidden } = dims;
     let (z, w, h0, c0) = (slice::<E>(z), slice::<E>(w_hh), slice::<E>(h0), slice::<E>(c0));
     let gates = 4 * hidden;
-    // W_hhᵀ as [H, 4H] row-major.
-    let mut w_t = vec![E::zero(); gates * hidden];
-    transpose_into(w, gates, hidden, &mut w_t);
+    // W_hhᵀ as [H, 4H] row-major, its rows `w_t_rs` apart: 16 elements more than 4H when 4H
+    // is a power of two of 2 KiB or more, whose rows gemm would read through the same few cache
+    // sets (matmul's `is_conflicting_stride`; W4's [32, 256]·[256, 1024] step: 78 → 75 µs).
+    let w_t_rs = if is_conflicting_stride::<E>(gates as isize) { gates + PADDING } else { gates };
+    let mut w_t = vec![E::zero(); hidden * w_t_rs];
+    transpose_into_strided(w, gates, hidden, &mut w_t, w_t_rs);
     let rows = time * batch;
-    let mut packed = vec![E::zero(); rows * 2 * hidden];
-    let mut acts = vec![E::zero(); rows * 5 * hidden];
-    let (out, act) = (Rows::of(&mut packed, 2 * hidden), Rows::of(&mut acts, 5 * hidden));
+    // The two results are large (W4's: 4 and 10 MB) and every row is written once, by the
+    // thread that owns it; zeroing them here, on one thread, cost more than a millisecond of a
+    // 30 ms step, so each thread zeroes its rows of a step just before writing them.
+    let mut packed: Vec<E> = Vec::with_capacity(rows * 2 * hidden);
+    let mut acts: Vec<E> = Vec::with_capacity(rows * 5 * hidden);
+    let (out, act) = (Rows::of_capacity(&mut packed, 2 * hidden), Rows::of_capacity(&mut acts, 5 * hidden));
     let parts = blocks(dims);
     let run = |part: usize| {
         let (b0, count) = block(batch, parts, part);
@@ -278,7 +313,7 @@ fn forward<E: Element>(z: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor, dims
             z_step.copy_from_slice(&z[r0 * gates..(r0 + count) * gates]);
             // SAFETY: this block's rows of step t are written only here; step t − 1's rows
             // (read) were finished by this same thread.
-            let (h_out, a_out) = unsafe { (out.rows(r0, count), act.rows(r0, count)) };
+            let (h_out, a_out) = unsafe { (out.zeroed_rows(r0, count), act.zeroed_rows(r0, count)) };
             let (h_prev, h_prev_rs) = match t {
                 0 => (h0[b0 * hidden..].as_ptr(), hidden),
                 _ => (unsafe { out.ptr.add((r0 - batch) * 2 * hidden) } as *const E, 2 * hidden),
@@ -293,7 +328,7 @@ fn forward<E: Element>(z: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor, dims
                     h_prev,
                     h_prev_rs,
                     w_t.as_ptr(),
-                    gates,
+                    w_t_rs,
                 )
             };
             with_widest_vectors(
@@ -322,6 +357,12 @@ fn forward<E: Element>(z: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor, dims
     } else {
         run(0);
     }
+    // SAFETY: the blocks cover every batch row and each block every step, so all `rows` rows
+    // of both buffers were zeroed and then written.
+    unsafe {
+        packed.set_len(rows * 2 * hidden);
+        acts.set_len(rows * 5 * hidden);
+    }
     (Tensor::from_vec(packed, &[rows, 2 * hidden]), Tensor::from_vec(acts, &[rows, 5 * hidden]))
 }
 
@@ -339,11 +380,17 @@ fn backward<E: Element>(
         (slice::<E>(acts), slice::<E>(packed), slice::<E>(w_hh), slice::<E>(h0), slice::<E>(c0), slice::<E>(grad));
     let gates = 4 * hidden;
     let rows = time * batch;
-    let mut dz = vec![E::zero(); rows * gates];
+    // Z̄ (W4's: 8 MB) is zeroed row by row by the thread that writes it, as in the forward.
+    let mut dz: Vec<E> = Vec::with_capacity(rows * gates);
+    // Z̄ᵀ, [4H, T·B]: each step's rows of Z̄ are also written transposed, while they are in
+    // cache, for W̄_hh below; gemm reads a row-major Z̄ᵀ faster than the transposed view of Z̄
+    // (W4: 4.8 against 5.7 ms for the product).
+    let mut dz_t_all: Vec<E> = Vec::with_capacity(gates * rows);
+    let dz_t_ptr = Rows::of_capacity(&mut dz_t_all, rows);
     let mut dh0 = vec![E::zero(); batch * hidden];
     let mut dc0 = vec![E::zero(); batch * hidden];
     let (dz_rows, dh0_rows, dc0_rows) =
-        (Rows::of(&mut dz, gates), Rows::of(&mut dh0, hidden), Rows::of(&mut dc0, hidden));
+        (Rows::of_capacity(&mut dz, gates), Rows::of(&mut dh0, hidden), Rows::of(&mut dc0, hidden));
     let parts = blocks(dims);
     let run = |part: usize| {
         let (b0, count) = block(batch, parts, part);
@@ -354,7 +401,7 @@ fn backward<E: Element>(
         for t in (0..time).rev() {
             let r0 = t * batch + b0;
             // SAFETY: this block's rows of step t are written only here.
-            let dz_t = unsafe { dz_rows.rows(r0, count) };
+            let dz_t = unsafe { dz_rows.zeroed_rows(r0, count) };
             with_widest_vectors(
                 #[inline(always)]
                 || {
@@ -380,6 +427,9 @@ fn backward<E: Element>(
                     }
                 },
             );
+            // SAFETY: this block's columns r0 .. r0 + count of Z̄ᵀ are written only here, and
+            // every one of its 4H rows has T·B elements.
+            unsafe { transpose_to_ptr(dz_t, count, gates, dz_t_ptr.at(r0), rows) };
             // carried h̄ = z̄ₜ·W_hh
             unsafe {
                 gemm_rows(
@@ -405,16 +455,26 @@ fn backward<E: Element>(
     } else {
         run(0);
     }
-    // W̄_hh = Z̄ᵀ·[h₋₁; h₀; …; h_{T−2}], one product over all steps (gemm's own threads).
-    let mut h_prev = Vec::with_capacity(rows * hidden);
-    h_prev.extend_from_slice(h0);
-    for r in 0..rows.saturating_sub(batch) {
-        h_prev.extend_from_slice(&packed[r * 2 * hidden..r * 2 * hidden + hidden]);
+    // SAFETY: as in the forward, every row of Z̄ was zeroed and written by its block, and the
+    // blocks wrote every column of Z̄ᵀ.
+    unsafe {
+        dz.set_len(rows * gates);
+        dz_t_all.set_len(gates * rows);
     }
+    // W̄_hh = Z̄ᵀ·[h₋₁; h₀; …; h_{T−2}] (gemm's own threads): step 0's columns of Z̄ᵀ with h₋₁,
+    // then one product for all later steps, reading h₀ … h_{T−2} in place in `packed` (the first
+    // H columns of its rows, 2H apart).
     let mut dw = vec![E::zero(); gates * hidden];
-    let dz_view = ArrayView2::from_shape((rows, gates), &dz[..]).expect("Z̄ is [T·B, 4H]");
-    let h_prev = ArrayView2::from_shape((rows, hidden), &h_prev[..]).expect("H_prev is [T·B, H]");
-    gemm_accumulate(dz_view.t(), h_prev, &mut dw);
+    let dz_t_view = ArrayView2::from_shape((gates, rows), &dz_t_all[..]).expect("Z̄ᵀ is [4H, T·B]");
+    let (dz_first, dz_later) = dz_t_view.split_at(ndarray::Axis(1), batch.min(rows));
+    let h_first = ArrayView2::from_shape((batch, hidden), h0).expect("h₋₁ is [B, H]");
+    gemm_accumulate(dz_first, h_first, &mut dw);
+    let later = rows - batch.min(rows);
+    if later > 0 {
+        let h_later = ArrayView2::from_shape((later, hidden).strides((2 * hidden, 1)), packed)
+            .expect("hₜ is the first H columns of packed's [T·B, 2H] rows");
+        gemm_accumulate(dz_later, h_later, &mut dw);
+    }
     LstmSequenceGrads {
         projected: Tensor::from_vec(dz, &[rows, gates]),
         weight_hh: Tensor::from_vec(dw, &[gates, hidden]),

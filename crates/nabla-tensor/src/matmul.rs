@@ -209,11 +209,11 @@ const PADDED_FROM_BYTES: usize = 2048;
 const PADDED_FROM_ROWS: usize = 128;
 
 /// Elements added between the columns of the padded copy.
-const PADDING: usize = 16;
+pub(crate) const PADDING: usize = 16;
 
 /// True when columns `stride` elements apart are a power of two of at least
 /// [`PADDED_FROM_BYTES`] bytes apart.
-fn is_conflicting_stride<E>(stride: isize) -> bool {
+pub(crate) fn is_conflicting_stride<E>(stride: isize) -> bool {
     let bytes = stride.unsigned_abs() * std::mem::size_of::<E>();
     stride > 0 && bytes.is_power_of_two() && bytes >= PADDED_FROM_BYTES
 }

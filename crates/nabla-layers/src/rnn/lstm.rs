@@ -331,8 +331,10 @@ impl Lstm {
                     rows = dropout.forward(&rows);
                 }
             }
-            // x·W_ihᵀ + b_ih + b_hh for every step at once: [time·batch, in] × [in, 4H].
-            let projected = rows.matmul(&cell.weight_ih.t()).add(&cell.bias_ih.add(&cell.bias_hh));
+            // x·W_ihᵀ + b_ih + b_hh for every step at once: [time·batch, in] × [in, 4H], by the
+            // fused `linear` (the bias is added as the product is written, not in a second pass
+            // over the [time·batch, 4H] result).
+            let projected = rows.linear(&cell.weight_ih, Some(&cell.bias_ih.add(&cell.bias_hh)));
             // [hₜ | cₜ] for every step, [time·batch, 2H].
             let packed = projected.lstm_sequence(&cell.weight_hh, &initial.h[k], &initial.c[k]);
             let final_step = packed.narrow(0, (time - 1) * batch, batch);
