@@ -5,8 +5,6 @@
 //! change only the strides. `reshape` is free on a row-major tensor and copies otherwise.
 //! Kernels that need row-major data (matmul does not) call [`Tensor::contiguous`].
 
-use std::mem::MaybeUninit;
-
 use ndarray::{ArcArray, ArrayD, Axis, IxDyn};
 
 use crate::dtype::Element;
@@ -208,23 +206,10 @@ pub(crate) fn transpose_into<E: Copy>(x: &[E], rows: usize, cols: usize, out: &m
 /// [`transpose_into`] with `out`'s rows `out_stride ≥ rows` elements apart (the elements
 /// between are left as they are): `x[r·cols + c]` moves to `out[c·out_stride + r]`.
 pub(crate) fn transpose_into_strided<E: Copy>(x: &[E], rows: usize, cols: usize, out: &mut [E], out_stride: usize) {
+    const TILE: usize = 8;
     assert!(out_stride >= rows, "transpose_into: out_stride {out_stride} < {rows} rows");
     let out_len = if cols == 0 { 0 } else { (cols - 1) * out_stride + rows };
     assert!(x.len() >= rows * cols && out.len() >= out_len, "transpose_into: buffers shorter than {rows}×{cols}");
-    // SAFETY: the assertions keep every write inside `out`, which is borrowed mutably.
-    unsafe { transpose_to_ptr(x, rows, cols, out.as_mut_ptr(), out_stride) }
-}
-
-/// The body of [`transpose_into_strided`], writing through a pointer: for a buffer shared by
-/// threads that each fill their own columns of it (the LSTM backward's `Z̄ᵀ`), or memory not
-/// yet initialised.
-///
-/// # Safety
-/// `out + c·out_stride + r` is writable for every `r < rows`, `c < cols`, `x` holds
-/// `rows·cols` elements, and no live reference covers those elements of `out`.
-pub(crate) unsafe fn transpose_to_ptr<E: Copy>(x: &[E], rows: usize, cols: usize, out: *mut E, out_stride: usize) {
-    const TILE: usize = 8;
-    debug_assert!(x.len() >= rows * cols && out_stride >= rows);
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
             if r0 + TILE <= rows && c0 + TILE <= cols {
@@ -233,15 +218,16 @@ pub(crate) unsafe fn transpose_to_ptr<E: Copy>(x: &[E], rows: usize, cols: usize
                     row.copy_from_slice(&x[(r0 + i) * cols + c0..][..TILE]);
                 }
                 for j in 0..TILE {
-                    let dst = &mut *out.add((c0 + j) * out_stride + r0).cast::<[MaybeUninit<E>; TILE]>();
+                    let dst: &mut [E; TILE] =
+                        (&mut out[(c0 + j) * out_stride + r0..][..TILE]).try_into().expect("a tile row");
                     for (i, d) in dst.iter_mut().enumerate() {
-                        *d = MaybeUninit::new(tile[i][j]);
+                        *d = tile[i][j];
                     }
                 }
             } else {
                 for c in c0..(c0 + TILE).min(cols) {
                     for r in r0..(r0 + TILE).min(rows) {
-                        out.add(c * out_stride + r).write(x[r * cols + c]);
+                        out[c * out_stride + r] = x[r * cols + c];
                     }
                 }
             }

@@ -34,15 +34,13 @@
 //! single-threaded gemm. `W_hhᵀ` is laid out once as `[H, 4H]`, so gemm reads the long gate axis
 //! contiguously (reading `W_hh` transposed in place measured 3–4× slower at these shapes). There
 //! is no tape, no slice and no allocation per step. The large results are zeroed row by row by
-//! the thread that writes them, not up front on one thread, and the backward writes each
-//! step's `z̄ₜ` a second time, transposed, while it is in cache, so that `W̄_hh` is a product
-//! of row-major operands.
+//! the thread that writes them, not up front on one thread.
 
 use ndarray::{ArrayView2, ShapeBuilder};
 use rayon::prelude::*;
 
 use crate::dtype::Element;
-use crate::layout::{transpose_into_strided, transpose_to_ptr};
+use crate::layout::transpose_into_strided;
 use crate::lstm_cell::{backward_row, forward_row};
 use crate::matmul::{gemm_accumulate, is_conflicting_stride, PADDING};
 use crate::tensor::Tensor;
@@ -215,14 +213,6 @@ impl<E> Rows<E> {
         Rows { ptr: buffer.spare_capacity_mut().as_mut_ptr().cast(), width }
     }
 
-    /// The element `offset` elements into the buffer.
-    ///
-    /// # Safety
-    /// Inside the buffer.
-    unsafe fn at(&self, offset: usize) -> *mut E {
-        self.ptr.add(offset)
-    }
-
     /// Rows `first .. first + count`, set to zero first (all-zero bytes are `0.0` for `f32` and
     /// `f64`).
     ///
@@ -382,11 +372,6 @@ fn backward<E: Element>(
     let rows = time * batch;
     // Z̄ (W4's: 8 MB) is zeroed row by row by the thread that writes it, as in the forward.
     let mut dz: Vec<E> = Vec::with_capacity(rows * gates);
-    // Z̄ᵀ, [4H, T·B]: each step's rows of Z̄ are also written transposed, while they are in
-    // cache, for W̄_hh below; gemm reads a row-major Z̄ᵀ faster than the transposed view of Z̄
-    // (W4: 4.8 against 5.7 ms for the product).
-    let mut dz_t_all: Vec<E> = Vec::with_capacity(gates * rows);
-    let dz_t_ptr = Rows::of_capacity(&mut dz_t_all, rows);
     let mut dh0 = vec![E::zero(); batch * hidden];
     let mut dc0 = vec![E::zero(); batch * hidden];
     let (dz_rows, dh0_rows, dc0_rows) =
@@ -427,9 +412,6 @@ fn backward<E: Element>(
                     }
                 },
             );
-            // SAFETY: this block's columns r0 .. r0 + count of Z̄ᵀ are written only here, and
-            // every one of its 4H rows has T·B elements.
-            unsafe { transpose_to_ptr(dz_t, count, gates, dz_t_ptr.at(r0), rows) };
             // carried h̄ = z̄ₜ·W_hh
             unsafe {
                 gemm_rows(
@@ -455,25 +437,22 @@ fn backward<E: Element>(
     } else {
         run(0);
     }
-    // SAFETY: as in the forward, every row of Z̄ was zeroed and written by its block, and the
-    // blocks wrote every column of Z̄ᵀ.
-    unsafe {
-        dz.set_len(rows * gates);
-        dz_t_all.set_len(gates * rows);
-    }
-    // W̄_hh = Z̄ᵀ·[h₋₁; h₀; …; h_{T−2}] (gemm's own threads): step 0's columns of Z̄ᵀ with h₋₁,
-    // then one product for all later steps, reading h₀ … h_{T−2} in place in `packed` (the first
-    // H columns of its rows, 2H apart).
+    // SAFETY: as in the forward, every row of Z̄ was zeroed and written by its block.
+    unsafe { dz.set_len(rows * gates) };
+    // W̄_hh = Z̄ᵀ·[h₋₁; h₀; …; h_{T−2}] (gemm's own threads): step 0's rows of Z̄ with h₋₁, then
+    // one product for all later steps, reading h₀ … h_{T−2} in place in `packed` (the first H
+    // columns of its rows, 2H apart). Z̄ᵀ is read as a view: writing it out transposed during
+    // the steps (8 MB for W4) made the product 1–1.5 ms faster but cost as much in stores.
     let mut dw = vec![E::zero(); gates * hidden];
-    let dz_t_view = ArrayView2::from_shape((gates, rows), &dz_t_all[..]).expect("Z̄ᵀ is [4H, T·B]");
-    let (dz_first, dz_later) = dz_t_view.split_at(ndarray::Axis(1), batch.min(rows));
+    let dz_view = ArrayView2::from_shape((rows, gates), &dz[..]).expect("Z̄ is [T·B, 4H]");
+    let (dz_first, dz_later) = dz_view.split_at(ndarray::Axis(0), batch.min(rows));
     let h_first = ArrayView2::from_shape((batch, hidden), h0).expect("h₋₁ is [B, H]");
-    gemm_accumulate(dz_first, h_first, &mut dw);
+    gemm_accumulate(dz_first.t(), h_first, &mut dw);
     let later = rows - batch.min(rows);
     if later > 0 {
         let h_later = ArrayView2::from_shape((later, hidden).strides((2 * hidden, 1)), packed)
             .expect("hₜ is the first H columns of packed's [T·B, 2H] rows");
-        gemm_accumulate(dz_later, h_later, &mut dw);
+        gemm_accumulate(dz_later.t(), h_later, &mut dw);
     }
     LstmSequenceGrads {
         projected: Tensor::from_vec(dz, &[rows, gates]),
