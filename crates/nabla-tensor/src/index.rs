@@ -77,6 +77,11 @@ fn check_index(op: &'static str, data: &[usize], axis: usize, index: &ArrayD<usi
         ));
     }
     let extent = data[axis];
+    // A plain scan first; the position (slow to track on a dynamic-rank array: it was most of a
+    // cross-entropy's gather) is looked up only for the error message.
+    if !index.iter().any(|&v| v >= extent) {
+        return Ok(());
+    }
     if let Some((position, &value)) = index.indexed_iter().find(|(_, &v)| v >= extent) {
         return Err(ShapeError::new(
             op,

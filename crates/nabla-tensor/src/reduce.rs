@@ -76,8 +76,11 @@ fn sum_lane<E: Element>(lane: ndarray::ArrayView1<'_, E>) -> E {
 /// `f32` sums small). Within a chunk, 16 running sums take every 16th element: one running
 /// sum is a chain of dependent additions, 4 cycles each, while 16 independent ones fill the
 /// vector lanes (a bias gradient's sum over a feature map went 4× faster). The order is fixed
-/// by the length alone, so the result is the same run after run.
-fn sum_slice<E: Element>(xs: &[E]) -> E {
+/// by the length alone, so the result is the same run after run. Inlined, so that inside a
+/// [`with_widest_vectors`](crate::vector_math::with_widest_vectors) caller it uses the widest
+/// vectors too.
+#[inline(always)]
+pub(crate) fn sum_slice<E: Element>(xs: &[E]) -> E {
     const LANES: usize = 16;
     let mut total = E::zero();
     for chunk in xs.chunks(256) {
