@@ -18,13 +18,33 @@
 //!
 //! Rows are independent, so they are split over rayon's threads; `γ̄` and `β̄` are summed in
 //! fixed blocks of rows that are then added in order, so results do not depend on the thread
-//! count. Row statistics accumulate in `f64`.
+//! count. Row statistics accumulate in `f64`, in 8 running sums (one per lane of an `f64`
+//! vector, see [`sum_f64`]), and each block of rows runs compiled for the widest vectors.
 
 use rayon::prelude::*;
 
 use crate::dtype::Element;
 use crate::tensor::Tensor;
+use crate::vector_math::with_widest_vectors;
 use crate::DType;
+
+/// `Σ_{i < n} term(i)` in `f64`, with 8 running sums that take every 8th term and are added at
+/// the end. One running sum is a chain of dependent additions (4 cycles each) that left a
+/// `[2048, 128]` LayerNorm at 0.35 ms; 8 independent ones fill a vector. The order depends
+/// only on `n`, so the result is the same run after run.
+#[inline(always)]
+fn sum_f64(n: usize, term: impl Fn(usize) -> f64) -> f64 {
+    const LANES: usize = 8;
+    let mut lanes = [0.0f64; LANES];
+    let full = n - n % LANES;
+    for i in (0..full).step_by(LANES) {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            *lane += term(i + l);
+        }
+    }
+    let rest: f64 = (full..n).map(&term).sum();
+    lanes.iter().fold(rest, |s, &l| s + l)
+}
 
 /// Rows per block when summing `γ̄` and `β̄` (fixed, for reproducible sums).
 const ROWS_PER_BLOCK: usize = 64;
@@ -137,16 +157,30 @@ fn forward<E: Element>(
     let rows = xs.len() / d;
     let mut y = vec![E::zero(); xs.len()];
     let mut stats = vec![(E::zero(), E::zero()); rows];
-    y.par_chunks_mut(d).zip(xs.par_chunks(d)).zip(stats.par_iter_mut()).for_each(|((y, x), stat)| {
-        let mean = x.iter().map(|v| v.to_f64_exact()).sum::<f64>() / d as f64;
-        let var = x.iter().map(|v| (v.to_f64_exact() - mean).powi(2)).sum::<f64>() / d as f64;
-        let rstd = 1.0 / (var + eps).sqrt();
-        let (m, r) = (E::of(mean), E::of(rstd));
-        for (((y, &x), &g), &b) in y.iter_mut().zip(x).zip(&gamma).zip(&beta) {
-            *y = (x - m) * r * g + b;
-        }
-        *stat = (m, r);
-    });
+    let block = ROWS_PER_BLOCK * d;
+    y.par_chunks_mut(block.max(1)).zip(xs.par_chunks(block.max(1))).zip(stats.par_chunks_mut(ROWS_PER_BLOCK)).for_each(
+        |((y, x), stats)| {
+            with_widest_vectors(
+                #[inline(always)]
+                || {
+                    let (gamma, beta) = (&gamma[..d], &beta[..d]);
+                    for ((y, x), stat) in y.chunks_exact_mut(d).zip(x.chunks_exact(d)).zip(stats.iter_mut()) {
+                        // Every slice cut to `d`, so the loops below carry no bounds checks
+                        // and vectorise.
+                        let (y, x) = (&mut y[..d], &x[..d]);
+                        let mean = sum_f64(d, |i| x[i].to_f64_exact()) / d as f64;
+                        let var = sum_f64(d, |i| (x[i].to_f64_exact() - mean).powi(2)) / d as f64;
+                        let rstd = 1.0 / (var + eps).sqrt();
+                        let (m, r) = (E::of(mean), E::of(rstd));
+                        for i in 0..d {
+                            y[i] = (x[i] - m) * r * gamma[i] + beta[i];
+                        }
+                        *stat = (m, r);
+                    }
+                },
+            )
+        },
+    );
     let (mean, rstd): (Vec<E>, Vec<E>) = stats.into_iter().unzip();
     LayerNormForward {
         y: Tensor::from_vec(y, x.shape()),
@@ -176,24 +210,30 @@ fn backward<E: Element>(
         .enumerate()
         .map(|(b, (dx, (x, g)))| {
             let (mut dgamma, mut dbeta) = (vec![E::zero(); d], vec![E::zero(); d]);
-            for (r, (dx, (x, g))) in dx.chunks_mut(d).zip(x.chunks(d).zip(g.chunks(d))).enumerate() {
-                let row = b * ROWS_PER_BLOCK + r;
-                let (m, s) = (mean[row], rstd[row]);
-                let (mut sum_g, mut sum_gx) = (0.0f64, 0.0f64);
-                for i in 0..d {
-                    let x_hat = (x[i] - m) * s;
-                    let g_hat = g[i] * gamma[i];
-                    sum_g += g_hat.to_f64_exact();
-                    sum_gx += (g_hat * x_hat).to_f64_exact();
-                    dgamma[i] = dgamma[i] + g[i] * x_hat;
-                    dbeta[i] = dbeta[i] + g[i];
-                }
-                let (a, c) = (E::of(sum_g / d as f64), E::of(sum_gx / d as f64));
-                for i in 0..d {
-                    let x_hat = (x[i] - m) * s;
-                    dx[i] = (g[i] * gamma[i] - a - x_hat * c) * s;
-                }
-            }
+            with_widest_vectors(
+                #[inline(always)]
+                || {
+                    let (dgamma, dbeta, gamma) = (&mut dgamma[..d], &mut dbeta[..d], &gamma[..d]);
+                    for (r, (dx, (x, g))) in dx.chunks_mut(d).zip(x.chunks(d).zip(g.chunks(d))).enumerate() {
+                        // Every slice cut to `d`, so the loops below carry no bounds checks
+                        // and vectorise.
+                        let (dx, x, g) = (&mut dx[..d], &x[..d], &g[..d]);
+                        let row = b * ROWS_PER_BLOCK + r;
+                        let (m, s) = (mean[row], rstd[row]);
+                        let x_hat = |i: usize| (x[i] - m) * s;
+                        let sum_g = sum_f64(d, |i| (g[i] * gamma[i]).to_f64_exact());
+                        let sum_gx = sum_f64(d, |i| (g[i] * gamma[i] * x_hat(i)).to_f64_exact());
+                        for i in 0..d {
+                            dgamma[i] = dgamma[i] + g[i] * x_hat(i);
+                            dbeta[i] = dbeta[i] + g[i];
+                        }
+                        let (a, c) = (E::of(sum_g / d as f64), E::of(sum_gx / d as f64));
+                        for i in 0..d {
+                            dx[i] = (g[i] * gamma[i] - a - x_hat(i) * c) * s;
+                        }
+                    }
+                },
+            );
             (dgamma, dbeta)
         })
         .collect();
@@ -206,5 +246,40 @@ fn backward<E: Element>(
         x: Tensor::from_vec(dx, x.shape()),
         weight: Tensor::from_vec(dgamma, &[d]),
         bias: Tensor::from_vec(dbeta, &[d]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Row statistics and results by the definition, in f64, one element at a time.
+    fn naive(x: &[f64], d: usize, gamma: &[f64], beta: &[f64], eps: f64) -> Vec<f64> {
+        x.chunks(d)
+            .flat_map(|row| {
+                let mean = row.iter().sum::<f64>() / d as f64;
+                let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / d as f64;
+                let rstd = 1.0 / (var + eps).sqrt();
+                row.iter().zip(gamma.iter().zip(beta)).map(move |(v, (g, b))| (v - mean) * rstd * g + b)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn blocks_of_rows_and_lane_sums_match_the_definition() {
+        // 150 rows (past two blocks of 64) of 37 values (four 8-wide sums and a remainder).
+        let (rows, d, eps) = (150, 37, 1e-5);
+        let x = crate::init::normal(&[rows, d], 0.5, 2.0, DType::F64, &mut crate::rng(1));
+        let w = crate::init::normal(&[d], 1.0, 0.1, DType::F64, &mut crate::rng(2));
+        let b = crate::init::normal(&[d], 0.0, 0.1, DType::F64, &mut crate::rng(3));
+        let got = x.layer_norm_forward(d, Some(&w), Some(&b), eps).y.to_vec_f64();
+        let want = naive(&x.to_vec_f64(), d, &w.to_vec_f64(), &b.to_vec_f64(), eps);
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-12, "off by {worst}");
+        let x32 = x.to_dtype(DType::F32);
+        let (w32, b32) = (w.to_dtype(DType::F32), b.to_dtype(DType::F32));
+        let got32 = x32.layer_norm_forward(d, Some(&w32), Some(&b32), eps).y.to_vec_f64();
+        let worst32 = got32.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst32 < 1e-5, "f32 off by {worst32}");
     }
 }
