@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use crate::dtype::Element;
 use crate::tensor::Tensor;
+use crate::vector_math::with_widest_vectors;
 
 /// What [`Tensor::batch_norm_forward`] returns.
 #[derive(Clone, Debug)]
@@ -144,6 +145,7 @@ fn tensor<E: Element>(values: Vec<E>, shape: &[usize]) -> Tensor {
 /// length). Eight running sums take every 8th element, so the additions run side by side in
 /// vector lanes instead of as one chain of dependent additions (a run of BatchNorm statistics
 /// went several times faster); the order depends only on the length.
+#[inline(always)]
 fn lane_sums<E: Element>(a: &[E], b: &[E], f: impl Fn(f64, f64) -> [f64; 2]) -> [f64; 2] {
     const LANES: usize = 8;
     let mut lanes = [[0.0f64; LANES]; 2];
@@ -167,6 +169,7 @@ fn lane_sums<E: Element>(a: &[E], b: &[E], f: impl Fn(f64, f64) -> [f64; 2]) -> 
 }
 
 /// `Σᵢ f(aᵢ)`: [`lane_sums`] with one term.
+#[inline(always)]
 fn lane_sum<E: Element>(a: &[E], f: impl Fn(f64) -> f64) -> f64 {
     lane_sums(a, a, |x, _| [f(x), 0.0])[0]
 }
@@ -184,10 +187,15 @@ fn forward<E: Element>(
     let stats: Vec<(f64, f64)> = (0..layout.c)
         .into_par_iter()
         .map(|c| {
-            let sum: f64 = layout.runs(xs, c).map(|run| lane_sum(run, |x| x)).sum();
-            let mean = sum / m;
-            let sq: f64 = layout.runs(xs, c).map(|run| lane_sum(run, |x| (x - mean).powi(2))).sum();
-            (mean, sq / m)
+            with_widest_vectors(
+                #[inline(always)]
+                || {
+                    let sum: f64 = layout.runs(xs, c).map(|run| lane_sum(run, |x| x)).sum();
+                    let mean = sum / m;
+                    let sq: f64 = layout.runs(xs, c).map(|run| lane_sum(run, |x| (x - mean).powi(2))).sum();
+                    (mean, sq / m)
+                },
+            )
         })
         .collect();
     // y = scale·x + shift per channel, with scale = γ/√(σ²+ε) and shift = β − μ·scale.
@@ -202,10 +210,17 @@ fn forward<E: Element>(
     let mut y = vec![E::zero(); xs.len()];
     let sample = (layout.c * layout.inner).max(1);
     y.par_chunks_mut(sample).zip(xs.par_chunks(sample)).for_each(|(y, x)| {
-        for (c, (y, x)) in y.chunks_mut(layout.inner.max(1)).zip(x.chunks(layout.inner.max(1))).enumerate() {
-            let (s, t) = (scale[c], shift[c]);
-            y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * s + t);
-        }
+        with_widest_vectors(
+            #[inline(always)]
+            || {
+                for (c, (y, x)) in y.chunks_mut(layout.inner.max(1)).zip(x.chunks(layout.inner.max(1))).enumerate() {
+                    let (s, t) = (scale[c], shift[c]);
+                    for (y, &x) in y.iter_mut().zip(x) {
+                        *y = x * s + t;
+                    }
+                }
+            },
+        )
     });
     let (mean, var): (Vec<E>, Vec<E>) = stats.iter().map(|&(m, v)| (E::of(m), E::of(v))).unzip();
     BatchNormForward { y: tensor(y, x.shape()), mean: tensor(mean, &[layout.c]), var: tensor(var, &[layout.c]) }
@@ -228,10 +243,17 @@ fn backward<E: Element>(
         .into_par_iter()
         .map(|c| {
             let (mu, inv) = (mean[c], inv_std[c]);
-            layout.runs(gs, c).zip(layout.runs(xs, c)).fold((0.0, 0.0), |(sg, sgx), (g, x)| {
-                let [a, b] = lane_sums(g, x, |g, x| [g, g * (x - mu) * inv]);
-                (sg + a, sgx + b)
-            })
+            with_widest_vectors(
+                #[inline(always)]
+                || {
+                    let (mut sg, mut sgx) = (0.0, 0.0);
+                    for (g, x) in layout.runs(gs, c).zip(layout.runs(xs, c)) {
+                        let [a, b] = lane_sums(g, x, |g, x| [g, g * (x - mu) * inv]);
+                        (sg, sgx) = (sg + a, sgx + b);
+                    }
+                    (sg, sgx)
+                },
+            )
         })
         .collect();
     // x̄ = k·(ḡ − β̄/m − x̂·γ̄/m) with k = γ/√(σ²+ε), written as x̄ = k·ḡ + a·x + b per channel.
@@ -248,12 +270,17 @@ fn backward<E: Element>(
     let sample = (layout.c * layout.inner).max(1);
     let inner = layout.inner.max(1);
     dx.par_chunks_mut(sample).zip(gs.par_chunks(sample).zip(xs.par_chunks(sample))).for_each(|(dx, (g, x))| {
-        for (c, (dx, (g, x))) in dx.chunks_mut(inner).zip(g.chunks(inner).zip(x.chunks(inner))).enumerate() {
-            let (k, a, b) = coefficients[c];
-            for ((d, &g), &x) in dx.iter_mut().zip(g).zip(x) {
-                *d = k * g + a * x + b;
-            }
-        }
+        with_widest_vectors(
+            #[inline(always)]
+            || {
+                for (c, (dx, (g, x))) in dx.chunks_mut(inner).zip(g.chunks(inner).zip(x.chunks(inner))).enumerate() {
+                    let (k, a, b) = coefficients[c];
+                    for ((d, &g), &x) in dx.iter_mut().zip(g).zip(x) {
+                        *d = k * g + a * x + b;
+                    }
+                }
+            },
+        )
     });
     let (dgamma, dbeta): (Vec<E>, Vec<E>) = sums.iter().map(|&(sg, sgx)| (E::of(sgx), E::of(sg))).unzip();
     BatchNormBackward {

@@ -154,6 +154,24 @@ fn scatter_add_kernel<E: Element>(
     out
 }
 
+/// Slice `indices[k]` of `a` along `axis` as slice `k` of the result. Along axis 0 of a
+/// row-major array (an embedding table) each slice is one contiguous row, copied whole;
+/// ndarray's general `select` stepped through the dynamic-rank elements one by one (W5's
+/// lookup of 2048 rows of 128 took 0.48 ms).
+fn select_kernel<E: Element>(a: &ArcArray<E, IxDyn>, axis: usize, indices: &[usize]) -> ArrayD<E> {
+    if let (0, Some(xs)) = (axis, a.as_slice()) {
+        let row: usize = a.shape()[1..].iter().product();
+        let mut values = Vec::with_capacity(indices.len() * row);
+        for &i in indices {
+            values.extend_from_slice(&xs[i * row..(i + 1) * row]);
+        }
+        let mut shape = a.shape().to_vec();
+        shape[0] = indices.len();
+        return ArrayD::from_shape_vec(IxDyn(&shape), values).expect("one row per index");
+    }
+    a.select(Axis(axis), indices)
+}
+
 /// Zeros with `extent` along `axis`, plus slice `k` of `source` added at `indices[k]`.
 fn index_add_kernel<E: Element>(
     source: &ArcArray<E, IxDyn>,
@@ -164,6 +182,19 @@ fn index_add_kernel<E: Element>(
     let mut shape = source.shape().to_vec();
     shape[axis] = extent;
     let mut out = ArrayD::zeros(IxDyn(&shape));
+    if let (0, Some(src)) = (axis, source.as_slice()) {
+        // Along axis 0 of row-major arrays (an embedding's gradient): one contiguous row added
+        // onto another, as [`select_kernel`] copies them.
+        let row: usize = shape[1..].iter().product();
+        let dst = out.as_slice_mut().expect("a new array is row-major");
+        for (k, &i) in indices.iter().enumerate() {
+            let (d, s) = (&mut dst[i * row..(i + 1) * row], &src[k * row..(k + 1) * row]);
+            for (d, &s) in d.iter_mut().zip(s) {
+                *d = *d + s;
+            }
+        }
+        return out;
+    }
     for (k, &i) in indices.iter().enumerate() {
         let mut target = out.index_axis_mut(Axis(axis), i);
         target.zip_mut_with(&source.index_axis(Axis(axis), k), |o, &s| *o = *o + s);
@@ -217,7 +248,7 @@ impl Tensor {
                 ),
             ));
         }
-        Ok(dispatch!(self, a => Tensor::from_array(a.select(Axis(axis), indices))))
+        Ok(dispatch!(self, a => Tensor::from_array(select_kernel(a, axis, indices))))
     }
 
     /// [`try_index_select`](Self::try_index_select), panicking at the caller's line.
@@ -449,6 +480,17 @@ mod tests {
         let left = inner(&x.index_select(1, &indices), &g);
         let right = inner(&x, &g.index_add(1, &indices, 3));
         assert!((left - right).abs() < 1e-12, "{left} vs {right}");
+        // Axis 0 of row-major arrays takes the whole-row path; a transposed view the general one.
+        let rows = [3, 0, 3, 1, 2];
+        let g0 = random(&[5, 3, 5], 3);
+        let left = inner(&x.index_select(0, &rows), &g0);
+        let right = inner(&x, &g0.index_add(0, &rows, 4));
+        assert!((left - right).abs() < 1e-12, "{left} vs {right}");
+        let xt = x.permute(&[2, 1, 0]).contiguous().permute(&[2, 1, 0]);
+        assert!(!xt.is_contiguous());
+        assert_eq!(xt.index_select(0, &rows).to_vec_f64(), x.index_select(0, &rows).to_vec_f64());
+        let gt = g0.permute(&[2, 1, 0]).contiguous().permute(&[2, 1, 0]);
+        assert_eq!(gt.index_add(0, &rows, 4).to_vec_f64(), g0.index_add(0, &rows, 4).to_vec_f64());
     }
 
     #[test]
