@@ -19,7 +19,7 @@
 //! Rows are independent, so they are split over rayon's threads; `γ̄` and `β̄` are summed in
 //! fixed blocks of rows that are then added in order, so results do not depend on the thread
 //! count. Row statistics accumulate in `f64`, in 8 running sums (one per lane of an `f64`
-//! vector, see [`sum_f64`]), and each block of rows runs compiled for the widest vectors.
+//! vector), and each block of rows runs compiled for the widest vectors.
 
 use rayon::prelude::*;
 
