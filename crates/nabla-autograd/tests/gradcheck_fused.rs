@@ -272,6 +272,20 @@ fn lstm_sequence_split_over_threads_equals_composed() {
     // 8·192·48 multiply-adds, above the kernel's threshold).
     let inputs = lstm_sequence_inputs(4, 8, 48, 5);
     assert!(lstm_sequence_matches_composed(&inputs, 1e-11));
+    // At 64 units (f64) 4H is a power of two of 2 KiB, so W_hhᵀ's rows are padded.
+    let inputs = lstm_sequence_inputs(3, 4, 64, 6);
+    assert!(lstm_sequence_matches_composed(&inputs, 1e-11));
+}
+
+#[test]
+fn lstm_sequence_with_no_steps_has_zero_gradients() {
+    let inputs = lstm_sequence_inputs(0, 3, 4, 7);
+    let v: Vec<Var> = inputs.into_iter().map(Var::new).collect();
+    let grads = v[0].lstm_sequence(&v[1], &v[2], &v[3]).sum().backward();
+    assert_eq!(grads.get(&v[0]).unwrap().shape(), &[0, 16]);
+    for p in &v[1..] {
+        assert!(grads.get(p).unwrap().to_vec_f64().iter().all(|&g| g == 0.0));
+    }
 }
 
 /// `(q, k, v)` shapes `[.., tq, d]`, `[.., tk, d]`, `[.., tk, dv]` with 0–2 leading axes, a

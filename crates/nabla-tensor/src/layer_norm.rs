@@ -18,8 +18,8 @@
 //!
 //! Rows are independent, so they are split over rayon's threads; `γ̄` and `β̄` are summed in
 //! fixed blocks of rows that are then added in order, so results do not depend on the thread
-//! count. Row statistics accumulate in `f64`, in 8 running sums (one per lane of an `f64`
-//! vector), and each block of rows runs compiled for the widest vectors.
+//! count. Row statistics accumulate in `f64`, in 8 running sums (one AVX-512 vector of `f64`,
+//! two of AVX2), and each block of rows runs compiled for the widest vectors.
 
 use rayon::prelude::*;
 
@@ -158,7 +158,7 @@ fn forward<E: Element>(
     let mut y = vec![E::zero(); xs.len()];
     let mut stats = vec![(E::zero(), E::zero()); rows];
     let block = ROWS_PER_BLOCK * d;
-    y.par_chunks_mut(block.max(1)).zip(xs.par_chunks(block.max(1))).zip(stats.par_chunks_mut(ROWS_PER_BLOCK)).for_each(
+    y.par_chunks_mut(block).zip(xs.par_chunks(block)).zip(stats.par_chunks_mut(ROWS_PER_BLOCK)).for_each(
         |((y, x), stats)| {
             with_widest_vectors(
                 #[inline(always)]

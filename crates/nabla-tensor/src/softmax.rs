@@ -24,8 +24,9 @@
 //! | `x.logsumexp(1, true)` | `[batch, classes]` | `[batch, 1]` |
 //!
 //! A lane of only `−∞` has log-sum-exp `−∞` (an empty sum), and softmax NaN (0/0), as in
-//! PyTorch. Tensors of at least [`PARALLEL_THRESHOLD`] elements are processed lane by lane on
-//! rayon's thread pool.
+//! PyTorch. Tensors of at least [`PARALLEL_THRESHOLD`] elements are processed on rayon's thread
+//! pool: a row-major tensor with the lanes along its last axis (a classifier's logits) in
+//! blocks of whole rows, any other lane by lane.
 //!
 //! ```
 //! use nabla_tensor::Tensor;
@@ -423,6 +424,17 @@ mod tests {
             assert_eq!(l.narrow(0, r, 1).to_vec_f32(), lr.to_vec_f32());
             assert_eq!(ds.narrow(0, r, 1).to_vec_f32(), sr.softmax_backward(&gr, 1).to_vec_f32());
             assert_eq!(dl.narrow(0, r, 1).to_vec_f32(), lr.log_softmax_backward(&gr, 1).to_vec_f32());
+        }
+        let sums = s.sum_axes(&[1], false).to_vec_f64();
+        assert!(sums.iter().all(|v| (v - 1.0).abs() < 1e-5), "{sums:?}");
+        // A far larger value in a full 16-wide block, then in the remainder: the running maxima
+        // must find it (else e^(x − m) overflows to ∞ and the result is NaN).
+        for at in [5, 64] {
+            let mut row = vec![0.0f32; 65];
+            row[at] = 1000.0;
+            let big = Tensor::from_vec(row, &[1, 65]);
+            let (sb, lb) = (big.softmax(1).to_vec_f32(), big.log_softmax(1).to_vec_f32());
+            assert_eq!((sb[at], lb[at], lb[0]), (1.0, 0.0, -1000.0), "1000 at {at}");
         }
         let (x64, g64) = (x.to_dtype(DType::F64), g.to_dtype(DType::F64));
         let (s64, l64) = (x64.softmax(1), x64.log_softmax(1));

@@ -13,7 +13,7 @@
 //! Composed, a step is a slice, a matrix product, an add and the cell: four nodes per step on
 //! the tape, each with its own allocation, and a backward that adds up the slices' gradients.
 //! Fused it is one node; the kernels (one thread per block of batch rows, one gemm per step,
-//! one gemm for `W̄_hh` over all steps) and the backward formula are in
+//! two for `W̄_hh`: step 0, then all later steps at once) and the backward formula are in
 //! `nabla_tensor::lstm_sequence`.
 
 use crate::backward::grad;
