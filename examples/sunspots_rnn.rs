@@ -77,7 +77,7 @@ impl Callback for PrintEvery {
     }
 
     fn on_epoch_end(&mut self, ctx: &mut TrainContext<'_>, record: &EpochRecord) -> Result<(), TrainError> {
-        if !self.quiet && (record.epoch % self.every == 0 || record.epoch == self.epochs || ctx.stop) {
+        if !self.quiet && (record.epoch.is_multiple_of(self.every) || record.epoch == self.epochs || ctx.stop) {
             println!(
                 "epoch {:>3}/{}  loss {:.4}  val_loss {:.4}  (standardised units)",
                 record.epoch, self.epochs, record.train["loss"], record.validation["loss"]

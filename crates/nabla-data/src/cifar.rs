@@ -154,7 +154,7 @@ fn decode_records(
     pixels: &mut Vec<f32>,
     labels: &mut Vec<usize>,
 ) -> Result<(), DataError> {
-    if bytes.is_empty() || bytes.len() % RECORD_BYTES != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD_BYTES) {
         let whole = bytes.len() / RECORD_BYTES;
         return Err(DataError::invalid(
             path,

@@ -240,7 +240,7 @@ impl Conv2dConfig {
             c.groups
         );
         assert!(
-            c.in_channels % c.groups == 0 && c.out_channels % c.groups == 0,
+            c.in_channels.is_multiple_of(c.groups) && c.out_channels.is_multiple_of(c.groups),
             "Conv2dConfig: in_channels {} and out_channels {} must both be multiples of groups {}",
             c.in_channels,
             c.out_channels,

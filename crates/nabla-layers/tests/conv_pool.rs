@@ -152,7 +152,7 @@ proptest! {
         let per_sample: usize = shape[1..].iter().product();
         Conformance::new("Flatten", &shape).output_shape(&[shape[0], per_sample]).parameters(0).check(|_| Flatten);
         // Regroup each sample as [a, per_sample / a] for a divisor a.
-        let a = (1..=per_sample).filter(|d| per_sample % d == 0).nth(split).unwrap_or(1);
+        let a = (1..=per_sample).filter(|d| per_sample.is_multiple_of(*d)).nth(split).unwrap_or(1);
         let target = [a, per_sample / a];
         Conformance::new("Reshape", &shape)
             .output_shape(&[shape[0], a, per_sample / a])

@@ -192,7 +192,7 @@ impl GptConfig {
             assert!(value > 0, "GptConfig: {name} must be positive");
         }
         assert!(
-            c.d_model > 0 && c.num_heads > 0 && c.d_model % c.num_heads == 0,
+            c.d_model > 0 && c.num_heads > 0 && c.d_model.is_multiple_of(c.num_heads),
             "GptConfig: d_model {} must be a positive multiple of num_heads {}",
             c.d_model,
             c.num_heads

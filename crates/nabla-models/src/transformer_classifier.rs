@@ -226,7 +226,7 @@ impl TransformerClassifierConfig {
             c.vocab_size
         );
         assert!(
-            c.d_model > 0 && c.num_heads > 0 && c.d_model % c.num_heads == 0,
+            c.d_model > 0 && c.num_heads > 0 && c.d_model.is_multiple_of(c.num_heads),
             "TransformerClassifierConfig: d_model {} must be a positive multiple of num_heads {}",
             c.d_model,
             c.num_heads

@@ -241,7 +241,7 @@ impl Tensor {
         }
         let size = extent.div_ceil(n);
         let mut sizes = vec![size; extent / size];
-        if extent % size != 0 {
+        if !extent.is_multiple_of(size) {
             sizes.push(extent % size);
         }
         self.try_split(axis, &sizes)

@@ -8,6 +8,11 @@
 //! in the docs of [`Tensor::try_conv2d`]. [`Tensor::conv2d_fused`] is the forward kernel with a
 //! convolution layer's bias and ReLU applied as the output is written.
 //!
+//! For `f32` with stride 1 (most layers of a CIFAR ResNet), the forward pass and the input
+//! gradient can skip the patch matrix altogether: `conv/direct.rs` slides the filters over the
+//! zero-padded image itself, a tile of outputs held in vector registers. It is used where it
+//! was measured faster; the tests check it against im2col.
+//!
 //! This file knows nothing about gradients: the autograd crate calls these kernels.
 
 use std::mem::MaybeUninit;
@@ -23,6 +28,8 @@ use crate::scalar;
 use crate::scratch::Scratch;
 use crate::short_rows::{add_rows, copy_rows, copy_short};
 use crate::tensor::{dispatch2, Tensor};
+
+mod direct;
 
 /// How a 2-D convolution slides its kernel: stride, zero padding, dilation and channel groups.
 ///
@@ -137,6 +144,12 @@ impl Tensor {
     /// `cols`. Consecutive images are taken in runs whose patch matrices sit side by side, so
     /// each gemm is wide even for small feature maps; runs are spread over threads (each writes
     /// its own output block), and the operands are passed to gemm with their strides.
+    ///
+    /// For `f32` with stride 1, dilation 1 and one group, on a CPU with AVX2 or AVX-512, shapes
+    /// where it was measured faster (images of 16×16 pixels or more, up to 64 channels of 3×3)
+    /// skip the patch matrix: the filters slide over the zero-padded image directly, a tile of
+    /// outputs kept in vector registers (the `conv/direct.rs` module docs say how). The input
+    /// gradient of such a convolution takes the same road.
     pub fn try_conv2d(&self, weight: &Tensor, spec: Conv2dSpec) -> Result<Tensor, ShapeError> {
         let op = "conv2d";
         let operands: &[&[usize]] = &[self.shape(), weight.shape()];
@@ -238,7 +251,9 @@ impl Tensor {
     ///
     /// Computed per image and group as `cols = W_gᵀ · grad_out_g` (one gemm, `Wᵀ` read through
     /// its strides), then col2im, the reverse of im2col, which adds every entry of `cols` back
-    /// onto the input pixel it was copied from.
+    /// onto the input pixel it was copied from. With stride 1 in `f32` (see
+    /// [`try_conv2d`](Self::try_conv2d)) it is instead a direct correlation of the padded
+    /// `grad_out` with the flipped filters.
     ///
     /// ```
     /// use nabla_tensor::{Conv2dSpec, Tensor};
@@ -600,9 +615,13 @@ where
     }
 }
 
-/// `y` for every run of images: im2col of each image into the run's patch matrix, then
-/// `wide_g = W_g · cols_g` for each group, then the columns of `wide` back into images.
+/// `y` by the direct kernel where it applies (see [`direct`]); otherwise, for every run of
+/// images: im2col of each image into the run's patch matrix, then `wide_g = W_g · cols_g` for
+/// each group, then the columns of `wide` back into images.
 fn conv2d_kernel<E: Element>(x: &[E], w: &[E], geo: &Geometry, epilogue: Epilogue<'_, E>) -> Vec<E> {
+    if let Some(y) = direct::conv2d(x, w, geo, epilogue) {
+        return y;
+    }
     let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
     // Every element of `y` is written by `wide_to_images` below, so it starts uninitialised
     // (a pass of zeros over a large feature map cost as much as the copy itself).
@@ -628,8 +647,12 @@ fn conv2d_kernel<E: Element>(x: &[E], w: &[E], geo: &Geometry, epilogue: Epilogu
 }
 
 /// `dx` for every run of images: the output gradients side by side in `wide`, then
-/// `cols_g = W_gᵀ · wide_g` for each group, then col2im of each image's columns.
+/// `cols_g = W_gᵀ · wide_g` for each group, then col2im of each image's columns (or the direct
+/// kernel, where it applies).
 fn conv2d_backward_input_kernel<E: Element>(grad_out: &[E], w: &[E], geo: &Geometry) -> Vec<E> {
+    if let Some(dx) = direct::conv2d_backward_input(grad_out, w, geo) {
+        return dx;
+    }
     let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
     let mut dx = vec![E::zero(); geo.batch * geo.input_len()];
     for_each_run(&mut dx, geo.input_len(), geo, |images, dx_run, buf, parallelism| {

@@ -125,7 +125,7 @@ impl Tensor {
 
 #[track_caller]
 fn check(op: &str, x: &Tensor, d: usize, weight: Option<&Tensor>, bias: Option<&Tensor>) {
-    assert!(d > 0 && x.len() % d == 0, "{op}: rows of {d} do not tile x {:?}", x.shape());
+    assert!(d > 0 && x.len().is_multiple_of(d), "{op}: rows of {d} do not tile x {:?}", x.shape());
     for (name, t) in [("weight", weight), ("bias", bias)] {
         if let Some(t) = t {
             assert_eq!(t.len(), d, "{op}: {name} {:?} must hold {d} elements", t.shape());

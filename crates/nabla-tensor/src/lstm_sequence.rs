@@ -129,7 +129,7 @@ fn check(op: &str, z: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor) -> Dims 
     };
     let fits = z.ndim() == 2
         && batch > 0
-        && z.shape()[0] % batch == 0
+        && z.shape()[0].is_multiple_of(batch)
         && z.shape()[1] == 4 * hidden
         && w_hh.shape() == [4 * hidden, hidden]
         && c0.shape() == [batch, hidden];

@@ -211,7 +211,7 @@ impl ResNetConfig {
     #[track_caller]
     pub fn cifar(depth: usize, num_classes: usize) -> Self {
         assert!(
-            depth >= 8 && (depth - 2) % 6 == 0,
+            depth >= 8 && (depth - 2).is_multiple_of(6),
             "ResNetConfig::cifar: the depth must be 6n + 2 (20, 32, 44, 56, 110, …), got {depth}"
         );
         let n = (depth - 2) / 6;
