@@ -683,6 +683,9 @@ fn conv2d_backward_input_kernel<E: Element>(grad_out: &[E], w: &[E], geo: &Geome
 /// (measured on the CIFAR ResNet shapes) than `wide · rows`, where the right operand is
 /// contiguous along its own rows.
 fn conv2d_backward_weight_kernel<E: Element>(x: &[E], grad_out: &[E], geo: &Geometry) -> Vec<E> {
+    if let Some(dw) = direct::conv2d_backward_weight(x, grad_out, geo) {
+        return dw;
+    }
     let (k, l, o) = (geo.patch_len(), geo.out_pixels(), geo.c_out_per_group());
     let weight_len = geo.c_out * k;
     if geo.batch == 0 || weight_len == 0 {

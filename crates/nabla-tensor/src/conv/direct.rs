@@ -31,6 +31,18 @@
 //! convolution (of the output gradient, padded by `k − 1 − p`, with the filters flipped and
 //! their two channel axes swapped), so it runs through the same kernel.
 //!
+//! The weight gradient sums over positions instead of filling them:
+//!
+//! ```text
+//! dw[k, c, p, q] = Σ_n Σ_o dy[n, k, o] · xpad[n, c, o + p·wp + q]
+//! ```
+//!
+//! with `dy` laid out in the same padded numbering, zero at the junk positions so that they add
+//! nothing. A tile holds 8 filters × 2 taps, one vector of partial sums each (16 of the
+//! registers; with 3 taps the compiler ran out and kept some on the stack): each step loads 16
+//! positions of `dy` for each filter and of `x` for each tap, and the lanes are added up once
+//! the tile has run over all of its images.
+//!
 //! Used for `f32` with one group, stride 1 and dilation 1, on CPUs with AVX-512 or AVX2 and
 //! FMA; everything else, and `f64`, goes through im2col. The tests compare both roads.
 
@@ -94,6 +106,8 @@ trait Lanes {
     /// `a·b + c`, rounded once.
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn store(p: *mut f32, v: Self::V);
+    /// The sum of the lanes (in a fixed order).
+    unsafe fn sum(v: Self::V) -> f32;
 }
 
 /// Pixel vectors per tile row (the tile is `FILTERS × VECTORS·N`).
@@ -130,6 +144,10 @@ mod x86 {
         unsafe fn store(p: *mut f32, v: __m512) {
             _mm512_storeu_ps(p, v)
         }
+        #[inline(always)]
+        unsafe fn sum(v: __m512) -> f32 {
+            _mm512_reduce_add_ps(v)
+        }
     }
 
     /// 8 lanes of AVX2 with FMA.
@@ -158,6 +176,12 @@ mod x86 {
         #[inline(always)]
         unsafe fn store(p: *mut f32, v: __m256) {
             _mm256_storeu_ps(p, v)
+        }
+        #[inline(always)]
+        unsafe fn sum(v: __m256) -> f32 {
+            let halves = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+            _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1)))
         }
     }
 }
@@ -276,6 +300,117 @@ unsafe fn image_avx2(plan: &Plan, taps: &[usize], x: &[f32], w: &[f32], out: &mu
     image::<x86::Avx2>(plan, taps, x, w, out, ld)
 }
 
+/// Taps per weight-gradient tile (with 3, 24 accumulators, the compiler spilled some to the
+/// stack and the kernel ran at half speed).
+const TAPS: usize = 2;
+
+/// One weight-gradient tile: for `FILTERS` filters and [`TAPS`] taps, the sums over
+/// `images` images (their padded planes `x_step` apart in `x`, their gradients `dy_step` apart
+/// in `dy`) and the first `vectors·N` positions of `dy[f, o] · x[o + shifts[t]]`, added to
+/// `sums` (`[FILTERS][TAPS]`).
+///
+/// # Safety
+/// The CPU has `L`'s instructions; for every image `m < images`, `x` is readable up to
+/// `m·x_step + max(shifts) + vectors·N` and `dy` at `m·dy_step + f·ld .. + vectors·N` for every
+/// `f < FILTERS`; `sums` has `FILTERS·TAPS` values.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn weight_tile<L: Lanes>(
+    x: *const f32,
+    shifts: [usize; TAPS],
+    dy: *const f32,
+    ld: usize,
+    vectors: usize,
+    [images, x_step, dy_step]: [usize; 3],
+    sums: *mut f32,
+) {
+    let mut acc = [[L::zero(); TAPS]; 8];
+    for m in 0..images {
+        let (x, dy) = (x.add(m * x_step), dy.add(m * dy_step));
+        for v in 0..vectors {
+            let at = v * L::N;
+            let xs: [L::V; TAPS] = std::array::from_fn(|t| L::load(x.add(shifts[t] + at)));
+            for (f, row) in acc.iter_mut().enumerate().take(L::FILTERS) {
+                let d = L::load(dy.add(f * ld + at));
+                for (a, &xv) in row.iter_mut().zip(&xs) {
+                    *a = L::fma(d, xv, *a);
+                }
+            }
+        }
+    }
+    for (f, row) in acc.iter().enumerate().take(L::FILTERS) {
+        for (t, &a) in row.iter().enumerate() {
+            *sums.add(f * TAPS + t) += L::sum(a);
+        }
+    }
+}
+
+/// Every weight-gradient tile of a chunk of `images` images: `x` their padded planes
+/// (`x_step` apart), `shifts` the offset `c·plane + p·wp + q` of every tap (padded to whole
+/// tiles), `dy` their output gradients in the padded numbering (`dy_step` apart, each
+/// `[filter blocks·FILTERS, ld]`, zero at the junk positions), `sums`
+/// `[filter blocks][tap blocks][FILTERS][TAPS]`. Each tile sums over the whole chunk before it
+/// adds its lanes up, so short images (16×16) do not pay that per image.
+///
+/// # Safety
+/// The CPU has `L`'s instructions (the rest is checked here).
+#[inline(always)]
+unsafe fn weight_image<L: Lanes>(
+    plan: &Plan,
+    shifts: &[usize],
+    (x, x_step): (&[f32], usize),
+    (dy, dy_step): (&[f32], usize),
+    (images, ld): (usize, usize),
+    sums: &mut [f32],
+) {
+    let (blocks, tap_blocks) = (plan.c_out.div_ceil(L::FILTERS), shifts.len() / TAPS);
+    let reach = shifts.iter().copied().max().unwrap_or(0);
+    let tile_len = L::FILTERS * TAPS;
+    if images == 0 {
+        return;
+    }
+    // What the safety contract of `weight_tile` needs.
+    assert!(
+        ld.is_multiple_of(L::N) && shifts.len().is_multiple_of(TAPS) && x.len() >= (images - 1) * x_step + reach + ld
+    );
+    assert!(dy.len() >= (images - 1) * dy_step + blocks * L::FILTERS * ld);
+    assert!(sums.len() >= blocks * tap_blocks * tile_len);
+    for block in 0..blocks {
+        let dy = dy.as_ptr().add(block * L::FILTERS * ld);
+        for (t, taps) in shifts.chunks_exact(TAPS).enumerate() {
+            let taps: [usize; TAPS] = taps.try_into().expect("chunks of TAPS");
+            let sums = sums.as_mut_ptr().add((block * tap_blocks + t) * tile_len);
+            weight_tile::<L>(x.as_ptr(), taps, dy, ld, ld / L::N, [images, x_step, dy_step], sums);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn weight_image_avx512(
+    plan: &Plan,
+    shifts: &[usize],
+    x: (&[f32], usize),
+    dy: (&[f32], usize),
+    images_ld: (usize, usize),
+    sums: &mut [f32],
+) {
+    weight_image::<x86::Avx512>(plan, shifts, x, dy, images_ld, sums)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weight_image_avx2(
+    plan: &Plan,
+    shifts: &[usize],
+    x: (&[f32], usize),
+    dy: (&[f32], usize),
+    images_ld: (usize, usize),
+    sums: &mut [f32],
+) {
+    weight_image::<x86::Avx2>(plan, shifts, x, dy, images_ld, sums)
+}
+
 /// The filters in the order the tiles read them, `[block][c][p][q][f]` for filter
 /// `block·filters + f` (zeros past `c_out`), from `weight(filter, channel, p, q)`.
 fn pack_filters(plan: &Plan, filters: usize, weight: impl Fn(usize, usize, usize, usize) -> f32) -> Vec<f32> {
@@ -356,6 +491,92 @@ fn correlate(
     // SAFETY: the images cover all `len` elements, and `copy_out` wrote each one.
     unsafe { y.set_len(len) };
     y
+}
+
+/// One image's output gradient `[c_out, oh, ow]` in the padded numbering: row `f` of `dy`
+/// (`ld` apart, `rows` rows) holds `grad_out[f, i, j]` at `i·wp + j`, and zeros at the junk
+/// positions, past the last output and in the rows past `c_out`, so that summing over every
+/// position adds exactly the outputs' terms.
+fn spread_grad(plan: &Plan, grad_out: &[f32], dy: &mut [f32], ld: usize, rows: usize) {
+    let ([oh, ow], [_, wp]) = (plan.out_hw(), plan.padded_hw());
+    for (f, row) in dy.chunks_exact_mut(ld).take(rows).enumerate() {
+        if f >= plan.c_out {
+            row.fill(0.0);
+            continue;
+        }
+        let (outputs, tail) = row.split_at_mut(oh * wp);
+        tail.fill(0.0);
+        for (dst, src) in outputs.chunks_exact_mut(wp).zip(grad_out[f * oh * ow..][..oh * ow].chunks_exact(ow)) {
+            dst[..ow].copy_from_slice(src);
+            dst[ow..].fill(0.0);
+        }
+    }
+}
+
+/// The weight gradient `[c_out, c_in, kh, kw]` of the correlation: for every filter `f` and
+/// tap `(c, p, q)`, `Σ_n Σ_o grad_out[n, f, o] · xpad[n, c, o + p·wp + q]` over the output
+/// positions `o`. Images are taken in at most 8 chunks fixed by the batch size alone, and the
+/// chunks' sums added in order, so the result does not depend on the thread count.
+fn weight_gradient(isa: Isa, plan: &Plan, x: &[f32], grad_out: &[f32]) -> Vec<f32> {
+    let ([filters, px], [kh, kw], [_, wp], [oh, ow]) = (isa.tile(), plan.kernel, plan.padded_hw(), plan.out_hw());
+    let (k, plane) = (plan.c_in * kh * kw, plan.plane());
+    let weight_len = plan.c_out * k;
+    if plan.batch == 0 || weight_len == 0 {
+        return vec![0.0; weight_len];
+    }
+    let tap_blocks = k.div_ceil(TAPS);
+    // Taps past the last one (to fill the last tile) read the first plane and are dropped.
+    let mut shifts: Vec<usize> = (0..k).map(|t| (t / (kh * kw)) * plane + (t % (kh * kw) / kw) * wp + t % kw).collect();
+    shifts.resize(tap_blocks * TAPS, 0);
+    let ld = plan.positions().div_ceil(px) * px;
+    let padded_len = plan.c_in * plane + ld + px + (kh - 1) * wp + kw;
+    let rows = plan.c_out.div_ceil(filters) * filters;
+    let sums_len = rows * tap_blocks * TAPS;
+    let (in_len, out_len) = (plan.c_in * plan.in_hw[0] * plan.in_hw[1], plan.c_out * oh * ow);
+    let per_chunk = plan.batch.div_ceil(8);
+    let partials: Vec<Vec<f32>> = (0..plan.batch.div_ceil(per_chunk))
+        .into_par_iter()
+        .map(|chunk| {
+            let images = chunk * per_chunk..((chunk + 1) * per_chunk).min(plan.batch);
+            let (x_step, dy_step) = (padded_len, rows * ld);
+            let mut xp = Scratch::<f32>::new(images.len() * x_step);
+            let mut dy = Scratch::<f32>::new(images.len() * dy_step);
+            let mut sums = Scratch::<f32>::new(sums_len);
+            sums.fill(0.0);
+            for (m, n) in images.clone().enumerate() {
+                pad_image(plan, &x[n * in_len..][..in_len], &mut xp[m * x_step..][..x_step]);
+                spread_grad(plan, &grad_out[n * out_len..][..out_len], &mut dy[m * dy_step..][..dy_step], ld, rows);
+            }
+            let (x, dy, images_ld) = ((&xp[..], x_step), (&dy[..], dy_step), (images.len(), ld));
+            // SAFETY: `isa` was detected on this CPU; `weight_image` checks the lengths.
+            unsafe {
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => weight_image_avx512(plan, &shifts, x, dy, images_ld, &mut sums),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => weight_image_avx2(plan, &shifts, x, dy, images_ld, &mut sums),
+                }
+            }
+            // From the tiles' order into the weight's.
+            let mut partial = vec![0.0f32; weight_len];
+            for (i, &sum) in sums.iter().enumerate() {
+                let (t, rest) = (i % TAPS, i / TAPS);
+                let (f, rest) = (rest % filters, rest / filters);
+                let (tap_block, block) = (rest % tap_blocks, rest / tap_blocks);
+                let (filter, tap) = (block * filters + f, tap_block * TAPS + t);
+                if filter < plan.c_out && tap < k {
+                    partial[filter * k + tap] = sum;
+                }
+            }
+            partial
+        })
+        .collect();
+    let mut partials = partials.into_iter();
+    let mut dw = partials.next().expect("at least one chunk");
+    for partial in partials {
+        dw.iter_mut().zip(partial).for_each(|(total, v)| *total += v);
+    }
+    dw
 }
 
 /// The outputs of one image, `[c_out, oh, ow]`, from the first `ow` of every `wp` positions of
@@ -452,6 +673,17 @@ pub(super) fn conv2d_backward_input<E: Element>(grad_out: &[E], w: &[E], geo: &G
     Some(from_f32(backward_input(isa, &plan, as_f32(grad_out), as_f32(w))))
 }
 
+/// [`conv2d_backward_weight_kernel`](super::conv2d_backward_weight_kernel) by the direct
+/// kernel, or `None` when it does not apply or would be slower.
+pub(super) fn conv2d_backward_weight<E: Element>(x: &[E], grad_out: &[E], geo: &Geometry) -> Option<Vec<E>> {
+    let isa = applies::<E>(geo)?;
+    let plan = forward_plan(geo);
+    if !worth_it(isa, &plan) {
+        return None;
+    }
+    Some(from_f32(weight_gradient(isa, &plan, as_f32(x), as_f32(grad_out))))
+}
+
 /// The forward convolution as a stride-1 correlation: the input padded as the spec says.
 fn forward_plan(geo: &Geometry) -> Plan {
     Plan {
@@ -537,12 +769,12 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        /// The direct kernel, on every instruction set, for random stride-1 shapes (whether or
-        /// not it would be chosen), against im2col in `f64`: forward with every epilogue, and
-        /// the input gradient.
+        /// The direct kernels, on every instruction set, for random stride-1 shapes (whether or
+        /// not they would be chosen), against im2col in `f64`: forward with every epilogue, the
+        /// input gradient and the weight gradient.
         #[test]
         fn direct_matches_im2col(
-            batch in 2usize..4, c_in in 1usize..12, c_out in 1usize..20,
+            batch in 2usize..12, c_in in 1usize..12, c_out in 1usize..20,
             h in 1usize..14, w in 1usize..14, kh in 1usize..5, kw in 1usize..5,
             ph in 0usize..3, pw in 0usize..3, bias in any::<bool>(), relu in any::<bool>(), seed in 0u64..1000,
         ) {
@@ -555,12 +787,15 @@ mod tests {
             let f64_of = |t: &Tensor| t.to_dtype(DType::F64);
             let want_y = f64_of(&x).conv2d_fused(&f64_of(&wt), bias.then(|| f64_of(&b)).as_ref(), relu, spec).to_vec_f64();
             let want_dx = Tensor::conv2d_backward_input(&f64_of(&g), &f64_of(&wt), x.shape(), spec).to_vec_f64();
+            let want_dw = Tensor::conv2d_backward_weight(&f64_of(&x), &f64_of(&g), wt.shape(), spec).to_vec_f64();
             let geo = Geometry::check("test", x.shape(), wt.shape(), spec, &[]).unwrap();
             let (xs, ws, bs, gs) = (x.to_vec_f32(), wt.to_vec_f32(), b.to_vec_f32(), g.to_vec_f32());
             for isa in isas() {
                 let epilogue = Epilogue { bias: bias.then_some(&bs[..]), relu };
                 let y = forward(isa, &forward_plan(&geo), &xs, &ws, epilogue);
                 prop_assert!(off_by(&y, &want_y) < 1e-5, "{isa:?} forward off by {}", off_by(&y, &want_y));
+                let dw = weight_gradient(isa, &forward_plan(&geo), &xs, &gs);
+                prop_assert!(off_by(&dw, &want_dw) < 1e-5, "{isa:?} weight gradient off by {}", off_by(&dw, &want_dw));
                 if let Some(plan) = backward_input_plan(&geo) {
                     let dx = backward_input(isa, &plan, &gs, &ws);
                     prop_assert!(off_by(&dx, &want_dx) < 1e-5, "{isa:?} input gradient off by {}", off_by(&dx, &want_dx));
@@ -589,6 +824,9 @@ mod tests {
         let dx = Tensor::conv2d_backward_input(&y, &w, x.shape(), spec);
         let want = Tensor::conv2d_backward_input(&f64_of(&y), &f64_of(&w), x.shape(), spec).to_vec_f64();
         assert!(off_by(&dx.to_vec_f32(), &want) < 1e-5);
+        let dw = Tensor::conv2d_backward_weight(&x, &y, w.shape(), spec);
+        let want = Tensor::conv2d_backward_weight(&f64_of(&x), &f64_of(&y), w.shape(), spec).to_vec_f64();
+        assert!(off_by(&dw.to_vec_f32(), &want) < 1e-5);
     }
 
     /// The shape rules of [`worth_it`]: 8×8 images, 128 channels and one-channel input
