@@ -145,11 +145,12 @@ impl Tensor {
     /// each gemm is wide even for small feature maps; runs are spread over threads (each writes
     /// its own output block), and the operands are passed to gemm with their strides.
     ///
-    /// For `f32` with stride 1, dilation 1 and one group, on a CPU with AVX2 or AVX-512, shapes
-    /// where it was measured faster (images of 16×16 pixels or more, up to 64 channels of 3×3)
-    /// skip the patch matrix: the filters slide over the zero-padded image directly, a tile of
-    /// outputs kept in vector registers (the `conv/direct.rs` module docs say how). The input
-    /// gradient of such a convolution takes the same road.
+    /// For `f32` with stride 1, dilation 1 and one group, on a CPU with AVX-512, shapes where it
+    /// was measured faster (images of 16×16 pixels or more with up to 64 channels of 3×3, and
+    /// unpadded small images with 64 filters) skip the patch matrix: the filters slide over the
+    /// zero-padded image directly, a tile of outputs kept in vector registers (the
+    /// `conv/direct.rs` module docs say how). The input gradient of such a convolution takes the
+    /// same road, and the weight gradient a similar one (with AVX2 too).
     pub fn try_conv2d(&self, weight: &Tensor, spec: Conv2dSpec) -> Result<Tensor, ShapeError> {
         let op = "conv2d";
         let operands: &[&[usize]] = &[self.shape(), weight.shape()];
