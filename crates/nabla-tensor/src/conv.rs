@@ -8,10 +8,11 @@
 //! in the docs of [`Tensor::try_conv2d`]. [`Tensor::conv2d_fused`] is the forward kernel with a
 //! convolution layer's bias and ReLU applied as the output is written.
 //!
-//! For `f32` with stride 1 (most layers of a CIFAR ResNet), the forward pass and the input
-//! gradient can skip the patch matrix altogether: `conv/direct.rs` slides the filters over the
-//! zero-padded image itself, a tile of outputs held in vector registers. It is used where it
-//! was measured faster; the tests check it against im2col.
+//! For `f32` with stride 1 (most layers of a CIFAR ResNet), batches of two images or more can
+//! skip the patch matrix altogether: `conv/direct.rs` slides the filters over the zero-padded
+//! image itself, a tile of outputs held in vector registers (the forward pass and the input
+//! gradient with AVX-512, the weight gradient with AVX-512 or AVX2). It is used where it was
+//! measured faster; the tests check it against im2col.
 //!
 //! This file knows nothing about gradients: the autograd crate calls these kernels.
 
@@ -145,12 +146,14 @@ impl Tensor {
     /// each gemm is wide even for small feature maps; runs are spread over threads (each writes
     /// its own output block), and the operands are passed to gemm with their strides.
     ///
-    /// For `f32` with stride 1, dilation 1 and one group, on a CPU with AVX-512, shapes where it
-    /// was measured faster (images of 16×16 pixels or more with up to 64 channels of 3×3, and
-    /// unpadded small images with 64 filters) skip the patch matrix: the filters slide over the
-    /// zero-padded image directly, a tile of outputs kept in vector registers (the
-    /// `conv/direct.rs` module docs say how). The input gradient of such a convolution takes the
-    /// same road, and the weight gradient a similar one (with AVX2 too).
+    /// For `f32` with stride 1, dilation 1 and one group, two images or more, on a CPU with
+    /// AVX-512, shapes where it was measured faster skip the patch matrix: the filters slide over
+    /// the zero-padded image directly, a tile of outputs kept in vector registers (the
+    /// `conv/direct.rs` module docs say how). These are shapes where few positions are wasted on
+    /// the padded rows' extra columns (CIFAR's 32×32 and 16×16 images with padding 1, MNIST's
+    /// 28×28) with at most 64 channels of 3×3, and, for a multiple of 64 filters with at most
+    /// 288 taps each, the rest (MNIST's unpadded 13×13). The input gradient of such a
+    /// convolution takes the same road, and the weight gradient a similar one (with AVX2 too).
     pub fn try_conv2d(&self, weight: &Tensor, spec: Conv2dSpec) -> Result<Tensor, ShapeError> {
         let op = "conv2d";
         let operands: &[&[usize]] = &[self.shape(), weight.shape()];
@@ -314,8 +317,11 @@ impl Tensor {
     /// Computed per run of consecutive images and group as `dW_g = grad_out_g · cols_gᵀ`, the
     /// run's output gradients and patch matrices side by side (im2col, then one gemm with
     /// `colsᵀ` read through its strides); runs are summed on rayon's threads and the partial
-    /// sums added in run order. The runs depend only on the shapes, so the result is
-    /// bit-identical from run to run and from machine to machine.
+    /// sums added in run order. (For `f32` stride-1 shapes the direct kernel of
+    /// [`try_conv2d`](Self::try_conv2d) sums over the padded image instead, in chunks of images.)
+    /// The runs and chunks depend only on the shapes, so the result is bit-identical from run to
+    /// run and for any number of threads; CPUs with other vector instructions may round
+    /// differently.
     ///
     /// ```
     /// use nabla_tensor::{Conv2dSpec, DType, Tensor};
@@ -516,8 +522,8 @@ const RUN_COLUMNS: usize = 4096;
 
 /// How many consecutive images form one run: enough for [`RUN_COLUMNS`] columns, at most half
 /// the batch (so two threads share the work), at least one. It depends only on the shapes, so
-/// every result, including the weight gradient's sum over runs, is the same on every machine
-/// and thread count.
+/// every result, including the weight gradient's sum over runs, is the same for every thread
+/// count.
 fn images_per_run(geo: &Geometry) -> usize {
     RUN_COLUMNS.div_ceil(geo.out_pixels().max(1)).min(geo.batch.div_ceil(2)).max(1)
 }
@@ -674,6 +680,7 @@ fn conv2d_backward_input_kernel<E: Element>(grad_out: &[E], w: &[E], geo: &Geome
     dx
 }
 
+/// `dW` by the direct kernel where it applies (see [`direct`]); otherwise
 /// `dW = Σ_runs wide · rows`, one product per run of images: the run's output gradients side
 /// by side (`wide`, `[c_out, W]`) times its patches laid out one pixel per row (`rows`,
 /// `[W, c_in·kh·kw]`, see [`im2row`]); the partial sums are added in run order, and the taps
