@@ -1077,6 +1077,53 @@ mod tests {
         assert!(off_by(&y.to_vec_f32(), &want) < 1e-5);
     }
 
+    /// The direct kernels are right over work buffers full of NaN left by an earlier user (each
+    /// kernel must write every element it later reads, zeros included, before reading it), and
+    /// give the same bits on one thread and on three.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn same_bits_on_any_thread_count_and_over_stale_buffers() {
+        let spec = Conv2dSpec { padding: [1, 1], ..Conv2dSpec::default() };
+        let (x, w, g) = (sample(&[6, 16, 32, 32], 10), sample(&[16, 16, 3, 3], 11), sample(&[6, 16, 32, 32], 12));
+        let (x2, w2) = (sample(&[5, 32, 13, 13], 13), sample(&[64, 32, 3, 3], 14));
+        let run = || {
+            [
+                x.conv2d(&w, spec).to_vec_f32(),
+                Tensor::conv2d_backward_input(&g, &w, x.shape(), spec).to_vec_f32(),
+                Tensor::conv2d_backward_weight(&x, &g, w.shape(), spec).to_vec_f32(),
+                x2.conv2d(&w2, Conv2dSpec::default()).to_vec_f32(),
+            ]
+        };
+        let poisoned = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                // Fill every worker's scratch pool with large NaN buffers.
+                pool.broadcast(|_| {
+                    let mut buffers: Vec<Scratch<f32>> = (0..4).map(|_| Scratch::new(1 << 20)).collect();
+                    buffers.iter_mut().for_each(|b| b.fill(f32::NAN));
+                });
+                run()
+            })
+        };
+        let geo = Geometry::check("test", x.shape(), w.shape(), spec, &[]).unwrap();
+        assert!(applies::<f32>(&geo).is_some_and(|isa| worth_it(isa, &forward_plan(&geo))), "takes the direct road");
+        let one = poisoned(1);
+        let f64_of = |t: &Tensor| t.to_dtype(DType::F64);
+        let want = [
+            f64_of(&x).conv2d(&f64_of(&w), spec).to_vec_f64(),
+            Tensor::conv2d_backward_input(&f64_of(&g), &f64_of(&w), x.shape(), spec).to_vec_f64(),
+            Tensor::conv2d_backward_weight(&f64_of(&x), &f64_of(&g), w.shape(), spec).to_vec_f64(),
+            f64_of(&x2).conv2d(&f64_of(&w2), Conv2dSpec::default()).to_vec_f64(),
+        ];
+        for (got, want) in one.iter().zip(&want) {
+            assert!(off_by(got, want) < 1e-5, "off by {}", off_by(got, want));
+        }
+        let bits =
+            |r: &[Vec<f32>; 4]| r.iter().map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>()).collect::<Vec<_>>();
+        assert_eq!(bits(&one), bits(&poisoned(3)));
+        assert_eq!(bits(&one), bits(&run()));
+    }
+
     /// Images with no columns but padding (a valid convolution: only padding is read) stay
     /// with im2col, whose answer is zeros plus the bias.
     #[test]
