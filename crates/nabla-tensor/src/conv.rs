@@ -573,6 +573,24 @@ struct Epilogue<'a, E> {
     relu: bool,
 }
 
+impl<E: Element> Epilogue<'_, E> {
+    /// Writes `src` (values of output channel `channel`) into `dst` through the epilogue, one
+    /// loop per case so that each is a plain vector loop.
+    #[inline(always)]
+    fn write<'s>(&self, channel: usize, dst: &mut [MaybeUninit<E>], src: impl Iterator<Item = &'s E>)
+    where
+        E: 's,
+    {
+        let pairs = dst.iter_mut().zip(src);
+        match (self.bias.map(|b| b[channel]), self.relu) {
+            (None, false) => pairs.for_each(|(d, &v)| *d = MaybeUninit::new(v)),
+            (Some(b), false) => pairs.for_each(|(d, &v)| *d = MaybeUninit::new(v + b)),
+            (None, true) => pairs.for_each(|(d, &v)| *d = MaybeUninit::new(scalar::relu(v))),
+            (Some(b), true) => pairs.for_each(|(d, &v)| *d = MaybeUninit::new(scalar::relu(v + b))),
+        }
+    }
+}
+
 /// The columns of `wide` back into the run's image blocks, through the `epilogue`.
 fn wide_to_images<E: Element>(
     wide: &[E],
@@ -582,17 +600,8 @@ fn wide_to_images<E: Element>(
     epilogue: Epilogue<'_, E>,
 ) {
     for (block, (image, column)) in run_blocks(geo, r).enumerate() {
-        let (dst, src) = (&mut images[image], &wide[column]);
         // Blocks are image-major (the channel varies fastest), so block % c_out is the channel.
-        let b = epilogue.bias.map(|b| b[block % geo.c_out]);
-        match (b, epilogue.relu) {
-            (None, false) => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = MaybeUninit::new(v)),
-            (Some(b), false) => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = MaybeUninit::new(v + b)),
-            (None, true) => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = MaybeUninit::new(scalar::relu(v))),
-            (Some(b), true) => {
-                dst.iter_mut().zip(src).for_each(|(d, &v)| *d = MaybeUninit::new(scalar::relu(v + b)));
-            }
-        }
+        epilogue.write(block % geo.c_out, &mut images[image], wide[column].iter());
     }
 }
 

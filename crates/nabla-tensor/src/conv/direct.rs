@@ -67,7 +67,6 @@ use rayon::prelude::*;
 
 use super::{Epilogue, Geometry};
 use crate::dtype::Element;
-use crate::scalar;
 use crate::scratch::Scratch;
 
 /// A stride-1 correlation of zero-padded images: the shapes the kernel needs.
@@ -103,6 +102,25 @@ impl Plan {
     /// thrown away).
     fn positions(&self) -> usize {
         self.out_hw()[0] * self.padded_hw()[1]
+    }
+
+    /// The positions rounded up to whole tiles of `px`: the length of a filter's row of results
+    /// (pixel lanes) or of output gradient (weight gradient).
+    fn row_len(&self, px: usize) -> usize {
+        self.positions().div_ceil(px) * px
+    }
+
+    /// The shift `p·wp + q` of each kernel tap, row by row.
+    fn taps(&self) -> Vec<usize> {
+        let ([kh, kw], [_, wp]) = (self.kernel, self.padded_hw());
+        (0..kh * kw).map(|t| (t / kw) * wp + t % kw).collect()
+    }
+
+    /// Elements of an image's padded planes plus the slack that tiles of `px` positions read
+    /// past the last plane (junk positions only; [`pad_image`] zeroes it).
+    fn padded_len(&self, px: usize) -> usize {
+        let ([kh, kw], [_, wp]) = (self.kernel, self.padded_hw());
+        self.c_in * self.plane() + self.row_len(px) + px + (kh - 1) * wp + kw
     }
 }
 
@@ -557,38 +575,47 @@ fn correlate(
         // the instructions this CPU has.
         return unsafe { correlate_by_filters(plan, x, weight, epilogue) };
     }
-    let ([filters, px], [kh, kw], [_, wp], [oh, ow]) = (isa.tile(), plan.kernel, plan.padded_hw(), plan.out_hw());
-    let packed = pack_filters(plan, filters, weight);
-    let taps: Vec<usize> = (0..kh * kw).map(|t| (t / kw) * wp + t % kw).collect();
-    let ld = plan.positions().div_ceil(px) * px;
-    let padded_len = plan.c_in * plan.plane() + ld + px + (kh - 1) * wp + kw;
-    let blocks = plan.c_out.div_ceil(filters);
+    let [filters, px] = isa.tile();
+    let (packed, taps, ld) = (pack_filters(plan, filters, weight), plan.taps(), plan.row_len(px));
+    let scratch = [plan.padded_len(px), plan.c_out.div_ceil(filters) * filters * ld];
+    per_image(plan, x, scratch, |xp, out, y| {
+        // SAFETY: `isa` was detected on this CPU; `image` checks the buffer lengths.
+        unsafe {
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => image_avx512(plan, &taps, xp, &packed, out, ld),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => unreachable!("correlate_worth_it keeps AVX2 convolutions on im2col"),
+            }
+        }
+        copy_out(plan, out, ld, y, epilogue);
+    })
+}
+
+/// The outputs `[batch, c_out, oh, ow]` of a correlation, image by image on rayon's threads:
+/// `kernel(xp, work, y)` gets the image padded into `xp` (a scratch buffer of `scratch[0]`
+/// elements), a second scratch buffer of `scratch[1]` and the image's uninitialised outputs,
+/// every one of which it must write.
+fn per_image(
+    plan: &Plan,
+    x: &[f32],
+    scratch: [usize; 2],
+    kernel: impl Fn(&mut [f32], &mut [f32], &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let [oh, ow] = plan.out_hw();
     let (in_len, out_len) = (plan.c_in * plan.in_hw[0] * plan.in_hw[1], plan.c_out * oh * ow);
-    // Every element of `y` is written by `copy_out` below, so it starts uninitialised.
     let len = plan.batch * out_len;
     let mut y: Vec<f32> = Vec::with_capacity(len);
-    if out_len == 0 {
-        // SAFETY: there are no elements.
-        unsafe { y.set_len(len) };
-        return y;
+    if out_len > 0 {
+        y.spare_capacity_mut()[..len].par_chunks_mut(out_len).enumerate().for_each_init(
+            || (Scratch::<f32>::new(scratch[0]), Scratch::<f32>::new(scratch[1])),
+            |(xp, work), (n, y)| {
+                pad_image(plan, &x[n * in_len..][..in_len], xp);
+                kernel(xp, work, y);
+            },
+        );
     }
-    y.spare_capacity_mut()[..len].par_chunks_mut(out_len).enumerate().for_each_init(
-        || (Scratch::<f32>::new(padded_len), Scratch::<f32>::new(blocks * filters * ld)),
-        |(xp, out), (n, y)| {
-            pad_image(plan, &x[n * in_len..][..in_len], xp);
-            // SAFETY: `isa` was detected on this CPU; `image` checks the buffer lengths.
-            unsafe {
-                match isa {
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => image_avx512(plan, &taps, xp, &packed, out, ld),
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => unreachable!("correlate_worth_it keeps AVX2 convolutions on im2col"),
-                }
-            }
-            copy_out(plan, out, ld, y, epilogue);
-        },
-    );
-    // SAFETY: the images cover all `len` elements, and `copy_out` wrote each one.
+    // SAFETY: the images cover all `len` elements, and `kernel` wrote each one of its image's.
     unsafe { y.set_len(len) };
     y
 }
@@ -597,7 +624,7 @@ fn correlate(
 /// few positions wasted on junk columns and tile rounding.
 fn pixel_lanes_suit(isa: Isa, plan: &Plan) -> bool {
     let ([_, px], [oh, ow]) = (isa.tile(), plan.out_hw());
-    plan.positions().div_ceil(px) * px * 100 <= oh * ow * 115
+    plan.row_len(px) * 100 <= oh * ow * 115
 }
 
 /// Whether the filter-lane kernel should run this plan instead of the pixel-lane one: with
@@ -632,33 +659,19 @@ unsafe fn correlate_by_filters(
     weight: impl Fn(usize, usize, usize, usize) -> f32,
     epilogue: Epilogue<'_, f32>,
 ) -> Vec<f32> {
-    let ([kh, kw], [_, wp], [oh, ow]) = (plan.kernel, plan.padded_hw(), plan.out_hw());
+    let ([_, wp], [oh, ow]) = (plan.padded_hw(), plan.out_hw());
     let (filters, per_tile) = (FILTER_TILE_FILTERS, FILTER_TILE_PIXELS);
-    let packed = pack_filters(plan, filters, weight);
-    let taps: Vec<usize> = (0..kh * kw).map(|t| (t / kw) * wp + t % kw).collect();
+    let (packed, taps) = (pack_filters(plan, filters, weight), plan.taps());
     let pixels = oh * ow;
     // Each output pixel's window; the last tile's spare slots repeat pixel 0 and are dropped.
     let bases: Vec<usize> =
         (0..pixels.div_ceil(per_tile) * per_tile).map(|n| if n < pixels { n / ow * wp + n % ow } else { 0 }).collect();
     let row_len = plan.c_out.div_ceil(filters) * filters;
-    let (in_len, out_len) = (plan.c_in * plan.in_hw[0] * plan.in_hw[1], plan.c_out * pixels);
-    let len = plan.batch * out_len;
-    let mut y: Vec<f32> = Vec::with_capacity(len);
-    if out_len > 0 {
-        y.spare_capacity_mut()[..len].par_chunks_mut(out_len).enumerate().for_each_init(
-            || (Scratch::<f32>::new(plan.c_in * plan.plane()), Scratch::<f32>::new(bases.len() * row_len)),
-            |(xp, out), (n, y)| {
-                pad_image(plan, &x[n * in_len..][..in_len], xp);
-                // SAFETY: this function's caller guarantees AVX-512F; the lengths are checked
-                // inside.
-                unsafe { filter_tiles_avx512::<4, FILTER_TILE_PIXELS>(plan, &taps, xp, &packed, &bases, out) };
-                copy_out_transposed(plan, out, row_len, y, epilogue);
-            },
-        );
-    }
-    // SAFETY: the images cover all `len` elements, and `copy_out_transposed` wrote each one.
-    unsafe { y.set_len(len) };
-    y
+    per_image(plan, x, [plan.c_in * plan.plane(), bases.len() * row_len], |xp, out, y| {
+        // SAFETY: this function's caller guarantees AVX-512F; the lengths are checked inside.
+        unsafe { filter_tiles_avx512::<4, FILTER_TILE_PIXELS>(plan, &taps, xp, &packed, &bases, out) };
+        copy_out_transposed(plan, out, row_len, y, epilogue);
+    })
 }
 
 /// The outputs of one image, `[c_out, oh·ow]`, from `out`'s rows (one per pixel, `row_len`
@@ -674,13 +687,7 @@ fn copy_out_transposed(
     // Every element of `y` must be written (the caller's `set_len` counts on it).
     assert!(y.len() == plan.c_out * pixels && row_len >= plan.c_out && out.len() >= pixels * row_len);
     for (k, y) in y.chunks_exact_mut(pixels).enumerate() {
-        let column = out[k..].iter().step_by(row_len);
-        match (epilogue.bias.map(|b| b[k]), epilogue.relu) {
-            (None, false) => y.iter_mut().zip(column).for_each(|(d, &v)| *d = MaybeUninit::new(v)),
-            (Some(b), false) => y.iter_mut().zip(column).for_each(|(d, &v)| *d = MaybeUninit::new(v + b)),
-            (None, true) => y.iter_mut().zip(column).for_each(|(d, &v)| *d = MaybeUninit::new(scalar::relu(v))),
-            (Some(b), true) => y.iter_mut().zip(column).for_each(|(d, &v)| *d = MaybeUninit::new(scalar::relu(v + b))),
-        }
+        epilogue.write(k, y, out[k..].iter().step_by(row_len));
     }
 }
 
@@ -709,7 +716,7 @@ fn spread_grad(plan: &Plan, grad_out: &[f32], dy: &mut [f32], ld: usize, rows: u
 /// positions `o`. Images are taken in at most 8 chunks fixed by the batch size alone, and the
 /// chunks' sums added in order, so the result does not depend on the thread count.
 fn weight_gradient(isa: Isa, plan: &Plan, x: &[f32], grad_out: &[f32]) -> Vec<f32> {
-    let ([filters, px], [kh, kw], [_, wp], [oh, ow]) = (isa.tile(), plan.kernel, plan.padded_hw(), plan.out_hw());
+    let ([filters, px], [kh, kw], [oh, ow]) = (isa.tile(), plan.kernel, plan.out_hw());
     let (k, plane) = (plan.c_in * kh * kw, plan.plane());
     let weight_len = plan.c_out * k;
     if plan.batch == 0 || weight_len == 0 {
@@ -717,10 +724,10 @@ fn weight_gradient(isa: Isa, plan: &Plan, x: &[f32], grad_out: &[f32]) -> Vec<f3
     }
     let tap_blocks = k.div_ceil(TAPS);
     // Taps past the last one (to fill the last tile) read the first plane and are dropped.
-    let mut shifts: Vec<usize> = (0..k).map(|t| (t / (kh * kw)) * plane + (t % (kh * kw) / kw) * wp + t % kw).collect();
+    let taps = plan.taps();
+    let mut shifts: Vec<usize> = (0..k).map(|t| (t / (kh * kw)) * plane + taps[t % (kh * kw)]).collect();
     shifts.resize(tap_blocks * TAPS, 0);
-    let ld = plan.positions().div_ceil(px) * px;
-    let padded_len = plan.c_in * plane + ld + px + (kh - 1) * wp + kw;
+    let (ld, padded_len) = (plan.row_len(px), plan.padded_len(px));
     let rows = plan.c_out.div_ceil(filters) * filters;
     let sums_len = rows * tap_blocks * TAPS;
     let (in_len, out_len) = (plan.c_in * plan.in_hw[0] * plan.in_hw[1], plan.c_out * oh * ow);
@@ -777,25 +784,8 @@ fn copy_out(plan: &Plan, out: &[f32], ld: usize, y: &mut [MaybeUninit<f32>], epi
     // Every element of `y` must be written (the caller's `set_len` counts on it).
     assert!(y.len() == plan.c_out * oh * ow && wp >= ow && ld >= oh * wp && out.len() >= plan.c_out * ld);
     for (k, y) in y.chunks_exact_mut(oh * ow).enumerate() {
-        let rows = y.chunks_exact_mut(ow).zip(out[k * ld..].chunks(wp));
-        // One loop per case, so that each is a plain vector loop.
-        match (epilogue.bias.map(|b| b[k]), epilogue.relu) {
-            (None, false) => {
-                rows.for_each(|(dst, src)| dst.iter_mut().zip(src).for_each(|(d, &v)| *d = MaybeUninit::new(v)))
-            }
-            (Some(b), false) => {
-                rows.for_each(|(dst, src)| dst.iter_mut().zip(src).for_each(|(d, &v)| *d = MaybeUninit::new(v + b)));
-            }
-            (None, true) => {
-                rows.for_each(|(dst, src)| {
-                    dst.iter_mut().zip(src).for_each(|(d, &v)| *d = MaybeUninit::new(scalar::relu(v)))
-                });
-            }
-            (Some(b), true) => {
-                rows.for_each(|(dst, src)| {
-                    dst.iter_mut().zip(src).for_each(|(d, &v)| *d = MaybeUninit::new(scalar::relu(v + b)));
-                });
-            }
+        for (dst, src) in y.chunks_exact_mut(ow).zip(out[k * ld..].chunks(wp)) {
+            epilogue.write(k, dst, src.iter());
         }
     }
 }
