@@ -113,6 +113,9 @@ impl Gradients {
     }
 }
 
+/// How many gradients [`propagate`] makes room for before it starts.
+const KEPT_CAPACITY: usize = 16;
+
 /// Propagates `seed` (the gradient of `root`) back through the tape. Returns the gradient of
 /// every node for which `keep` says yes.
 fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> bool) -> IdMap<Var> {
@@ -122,7 +125,9 @@ fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> b
          so there is nothing to differentiate"
     );
     with_grad_enabled(create_graph, || {
-        let mut kept = IdMap::default();
+        // Room for a small network's gradients from the start: growing the map step by step
+        // cost the tiny MLP workload (W6) three reallocations and rehashes per backward pass.
+        let mut kept = IdMap::with_capacity_and_hasher(KEPT_CAPACITY, Default::default());
         // The op outputs that have received gradient and wait for their backward rule, each
         // with the sum of what it received, sorted by tape position: the last one is the
         // latest node, so every op that used it has already sent its share. Leaves have no

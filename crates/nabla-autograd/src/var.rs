@@ -71,8 +71,11 @@ impl Drop for Node {
     fn drop(&mut self) {
         let Some(op) = self.op.as_mut() else { return };
         let mut orphans = std::mem::take(&mut op.inputs);
-        while let Some(var) = orphans.pop() {
-            if let Ok(mut node) = Arc::try_unwrap(var.0) {
+        while let Some(mut var) = orphans.pop() {
+            // The last handle to its node: take the node's inputs before `var` drops it, so
+            // that its own `drop` finds none. (In place: moving the node out of the `Arc`
+            // would copy all of it.)
+            if let Some(node) = Arc::get_mut(&mut var.0) {
                 if let Some(op) = node.op.as_mut() {
                     orphans.append(&mut op.inputs);
                 }

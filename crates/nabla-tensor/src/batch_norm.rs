@@ -24,10 +24,10 @@
 //! every value is computed by one fixed sequence of additions, so results do not depend on
 //! the thread count.
 
-use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
 
 use crate::dtype::Element;
+use crate::tensor::row_major_array;
 use crate::tensor::Tensor;
 use crate::vector_math::with_widest_vectors;
 
@@ -138,7 +138,7 @@ fn slice<E: Element>(t: &Tensor) -> &[E] {
 }
 
 fn tensor<E: Element>(values: Vec<E>, shape: &[usize]) -> Tensor {
-    Tensor::from_array(ArrayD::from_shape_vec(IxDyn(shape), values).expect("one value per element"))
+    Tensor::from_array(row_major_array(values, shape))
 }
 
 /// `Σᵢ f(aᵢ, bᵢ)` for a function giving two terms, accumulated in `f64` (the slices have one

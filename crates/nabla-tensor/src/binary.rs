@@ -13,13 +13,14 @@
 
 use std::mem::MaybeUninit;
 
-use ndarray::{ArcArray, ArrayD, IxDyn, Zip};
+use ndarray::{ArcArray, IxDyn, Zip};
 use rayon::prelude::*;
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::parallel::{map, zip_map, Cost, CHUNK, PARALLEL_THRESHOLD_CHEAP};
 use crate::scalar;
+use crate::tensor::row_major_array;
 use crate::tensor::{dispatch2, Tensor};
 
 /// The shape two operands broadcast to, or an error naming the first dimension that clashes.
@@ -61,7 +62,7 @@ pub(crate) fn broadcast_zip<E: Element, F>(
     a: &ArcArray<E, IxDyn>,
     b: &ArcArray<E, IxDyn>,
     f: F,
-) -> Result<ArrayD<E>, ShapeError>
+) -> Result<ArcArray<E, IxDyn>, ShapeError>
 where
     F: Fn(E, E) -> E + Sync + Send,
 {
@@ -81,11 +82,11 @@ where
     // leading and trailing axes only (a bias): runs over slices, no broadcast views.
     if let (Some(xs), Some(ys)) = (a.as_slice(), b.as_slice()) {
         if let (true, Some(block)) = (shape == a.shape(), block_broadcast(b.shape(), &shape)) {
-            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), block_broadcast_map(xs, ys, block, f)).expect("shape"));
+            return Ok(row_major_array(block_broadcast_map(xs, ys, block, f), &shape));
         }
         if let (true, Some(block)) = (shape == b.shape(), block_broadcast(a.shape(), &shape)) {
             let flipped = block_broadcast_map(ys, xs, block, |y, x| f(x, y));
-            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), flipped).expect("shape"));
+            return Ok(row_major_array(flipped, &shape));
         }
     }
     let av = a.broadcast(IxDyn(&shape)).expect("shape checked by broadcast_shapes");
@@ -94,7 +95,8 @@ where
         Zip::from(&av).and(&bv).par_map_collect(|&x, &y| f(x, y))
     } else {
         Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y))
-    })
+    }
+    .into_shared())
 }
 
 /// How `small` repeats when it broadcasts to `shape` along leading and trailing axes only,
@@ -161,7 +163,7 @@ macro_rules! binary {
         ///
         /// The `try_` form returns a [`ShapeError`] when the shapes do not broadcast.
         pub fn $try_name(&self, other: &Tensor) -> Result<Tensor, ShapeError> {
-            dispatch2!($op, self, other, a, b => broadcast_zip($op, a, b, $f).map(Tensor::from_array))
+            dispatch2!($op, self, other, a, b => broadcast_zip($op, a, b, $f).map(Tensor::from_shared))
         }
 
         $(#[$doc])*

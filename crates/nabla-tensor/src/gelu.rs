@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use crate::dtype::Element;
 use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};
+use crate::tensor::row_major_array;
 use crate::tensor::{dispatch2, Tensor};
 use crate::vector_math::with_widest_vectors;
 
@@ -66,7 +67,7 @@ impl Tensor {
                     } else {
                         run((&mut values[..], (xs, gs)));
                     }
-                    ArrayD::from_shape_vec(x.raw_dim(), values).expect("one value per element")
+                    row_major_array(values, x.shape())
                 }
                 _ => Zip::from(x).and(g).map_collect(|&x, &g| rule(x, g)),
             };

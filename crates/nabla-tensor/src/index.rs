@@ -40,6 +40,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{or_panic, ShapeError};
 use crate::parallel::PARALLEL_THRESHOLD;
 use crate::reduce::check_axes;
+use crate::tensor::row_major_array;
 use crate::tensor::{dispatch, dispatch2, Tensor};
 
 /// The first entry of `indices` that is not below `extent`, with its position.
@@ -167,7 +168,7 @@ fn select_kernel<E: Element>(a: &ArcArray<E, IxDyn>, axis: usize, indices: &[usi
         }
         let mut shape = a.shape().to_vec();
         shape[0] = indices.len();
-        return ArrayD::from_shape_vec(IxDyn(&shape), values).expect("one row per index");
+        return row_major_array(values, &shape);
     }
     a.select(Axis(axis), indices)
 }
@@ -446,7 +447,7 @@ mod tests {
     }
 
     fn index_array(values: Vec<usize>, shape: &[usize]) -> ArrayD<usize> {
-        ArrayD::from_shape_vec(IxDyn(shape), values).expect("values fill the shape")
+        row_major_array(values, shape)
     }
 
     #[test]

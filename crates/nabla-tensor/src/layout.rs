@@ -9,6 +9,7 @@ use ndarray::{ArcArray, ArrayD, Axis, IxDyn};
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
+use crate::tensor::row_major_array;
 use crate::tensor::{dispatch, Tensor};
 
 impl Tensor {
@@ -172,7 +173,7 @@ fn broadcast_copy<E: Element>(a: &ArcArray<E, IxDyn>, shape: &[usize]) -> ArrayD
         }
         copy_broadcast(xs, &axes, &mut out);
     }
-    ArrayD::from_shape_vec(IxDyn(shape), out).expect("one value per position")
+    row_major_array(out, shape)
 }
 
 /// Appends to `out`, in row-major order over `axes` (`(extent, stride)` pairs, the stride in

@@ -22,12 +22,13 @@
 //! assert_eq!(x.linear(&w, Some(&b)).to_vec_f32(), vec![1.5, 3.5, -1.5]);
 //! ```
 
-use ndarray::{ArcArray, ArrayD, IxDyn};
+use ndarray::{ArcArray, IxDyn};
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::matmul::product_2d;
 use crate::reduce::column_sums;
+use crate::tensor::row_major_array;
 use crate::tensor::{dispatch2, Tensor};
 
 impl Tensor {
@@ -57,12 +58,13 @@ impl Tensor {
         }
         let rows = self.len() / in_features.max(1);
         let x = self.contiguous();
-        let mut out_shape = x_shape[..x_shape.len() - 1].to_vec();
+        let mut out_shape = Vec::with_capacity(x_shape.len());
+        out_shape.extend_from_slice(&x_shape[..x_shape.len() - 1]);
         out_shape.push(out_features);
         let bias = bias.map(|b| b.to_dtype(self.dtype()));
         let y = dispatch2!("linear", x, weight, xa, wa => {
             let b = bias.as_ref().map(|b| b.as_array().expect("converted to x's dtype").clone());
-            Tensor::from_array(linear_kernel(xa, wa, b.as_ref(), rows, &out_shape))
+            Tensor::from_shared(linear_kernel(xa, wa, b.as_ref(), rows, &out_shape))
         });
         Ok(y)
     }
@@ -175,9 +177,7 @@ fn linear_backward_kernel<E: Element>(
     let g2 = g.view().into_shape_with_order((rows, out_features)).expect("g is row-major");
     let x2 = x.view().into_shape_with_order((rows, in_features)).expect("x is row-major");
     let w2 = w.view().into_dimensionality::<ndarray::Ix2>().expect("weight is 2-D");
-    let as_tensor = |values: Vec<E>, shape: &[usize]| {
-        Tensor::from_array(ArrayD::from_shape_vec(IxDyn(shape), values).expect("one value per element"))
-    };
+    let as_tensor = |values: Vec<E>, shape: &[usize]| Tensor::from_array(row_major_array(values, shape));
     LinearGrads {
         x: wanted.x.then(|| as_tensor(product_2d(g2.view(), w2.view()), x_shape)),
         weight: wanted.weight.then(|| as_tensor(product_2d(g2.t(), x2.view()), &[out_features, in_features])),
@@ -193,17 +193,25 @@ fn linear_kernel<E: Element>(
     b: Option<&ArcArray<E, IxDyn>>,
     rows: usize,
     out_shape: &[usize],
-) -> ArrayD<E> {
+) -> ArcArray<E, IxDyn> {
     let (out_features, in_features) = (w.shape()[0], w.shape()[1]);
     // Every row starts as the bias (zeros without one); gemm adds the product on top.
     let mut out = match b {
-        Some(b) => b.as_standard_layout().as_slice().expect("row-major").repeat(rows),
+        // Row by row: `[T]::repeat` doubles its copies through `memcpy` calls, which cost more
+        // than the copying on a tiny network's 16-wide rows.
+        Some(b) => {
+            let b = b.as_standard_layout();
+            let b = b.as_slice().expect("row-major");
+            let mut out = Vec::with_capacity(rows * out_features);
+            (0..rows).for_each(|_| out.extend_from_slice(b));
+            out
+        }
         None => vec![E::zero(); rows * out_features],
     };
     let x2 = x.view().into_shape_with_order((rows, in_features)).expect("x is row-major");
     let w2 = w.view().into_dimensionality::<ndarray::Ix2>().expect("weight is 2-D");
     crate::matmul::gemm_accumulate(x2, w2.reversed_axes(), &mut out);
-    ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("rows × out elements")
+    row_major_array(out, out_shape)
 }
 
 #[cfg(test)]

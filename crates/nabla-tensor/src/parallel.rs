@@ -24,9 +24,10 @@
 
 use std::mem::MaybeUninit;
 
-use ndarray::{ArrayD, ArrayViewD, Zip};
+use ndarray::{ArcArray, ArrayViewD, IxDyn, Zip};
 
 use crate::dtype::Element;
+use crate::tensor::row_major_array;
 use crate::vector_math::with_widest_vectors;
 
 /// Expensive elementwise kernels (transcendental functions) on at least this many elements
@@ -57,7 +58,7 @@ impl Cost {
 }
 
 /// `f` applied to every element of `a`, in parallel when `a` is large for its `cost`.
-pub(crate) fn map<E: Element, F>(a: ArrayViewD<'_, E>, cost: Cost, f: F) -> ArrayD<E>
+pub(crate) fn map<E: Element, F>(a: ArrayViewD<'_, E>, cost: Cost, f: F) -> ArcArray<E, IxDyn>
 where
     F: Fn(E) -> E + Sync + Send,
 {
@@ -89,12 +90,12 @@ where
         }
         // SAFETY: the loops above wrote all `xs.len()` elements.
         unsafe { out.set_len(xs.len()) };
-        return ArrayD::from_shape_vec(a.raw_dim(), out).expect("shape of a row-major input");
+        return row_major_array(out, a.shape());
     }
     if a.len() >= cost.threshold() {
-        Zip::from(&a).par_map_collect(|&x| f(x))
+        Zip::from(&a).par_map_collect(|&x| f(x)).into_shared()
     } else {
-        a.mapv(f)
+        a.mapv(f).into_shared()
     }
 }
 
@@ -108,7 +109,7 @@ pub(crate) const CHUNK: usize = 1 << 13;
 
 /// `f` applied to pairs of elements of two arrays of one shape (cheap arithmetic), in parallel
 /// when large.
-pub(crate) fn zip_map<E: Element, F>(a: ArrayViewD<'_, E>, b: ArrayViewD<'_, E>, f: F) -> ArrayD<E>
+pub(crate) fn zip_map<E: Element, F>(a: ArrayViewD<'_, E>, b: ArrayViewD<'_, E>, f: F) -> ArcArray<E, IxDyn>
 where
     F: Fn(E, E) -> E + Sync + Send,
 {
@@ -121,11 +122,11 @@ where
         } else {
             xs.iter().zip(ys).map(|(&x, &y)| f(x, y)).collect()
         };
-        return ArrayD::from_shape_vec(a.raw_dim(), values).expect("shape of a row-major input");
+        return row_major_array(values, a.shape());
     }
     if a.len() >= PARALLEL_THRESHOLD_CHEAP {
-        Zip::from(&a).and(&b).par_map_collect(|&x, &y| f(x, y))
+        Zip::from(&a).and(&b).par_map_collect(|&x, &y| f(x, y)).into_shared()
     } else {
-        Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y))
+        Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y)).into_shared()
     }
 }

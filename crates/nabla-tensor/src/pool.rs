@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use crate::dtype::Element;
 use crate::error::{or_panic, same_dtype, ShapeError};
 use crate::parallel::PARALLEL_THRESHOLD;
+use crate::tensor::row_major_array;
 use crate::tensor::{dispatch, dispatch2, Tensor};
 
 /// The window of a 2-D pooling: kernel size, stride and zero padding, each `[height, width]`.
@@ -122,7 +123,7 @@ impl Tensor {
             };
             (Tensor::from_vec(values, &shape), indices)
         });
-        let indices = ArrayD::from_shape_vec(IxDyn(&shape), indices).expect("one index per output");
+        let indices = row_major_array(indices, &shape);
         Ok((values, indices))
     }
 

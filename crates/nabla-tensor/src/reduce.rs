@@ -11,10 +11,11 @@
 //! | `[2, 3, 4]` | `[0, 2]` | false | `[3]` |
 //! | `[2, 3, 4]` | all | false | `[]` (a scalar) |
 
-use ndarray::{ArcArray, Array, ArrayD, Axis, IxDyn};
+use ndarray::{ArcArray, ArrayD, Axis, IxDyn};
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
+use crate::tensor::row_major_array;
 use crate::tensor::{dispatch, Tensor};
 
 /// Checks that `axes` are distinct and in range for rank `ndim`; returns them sorted.
@@ -62,7 +63,7 @@ fn reduce<E: Element>(
     } else {
         kept_shape
     };
-    Array::from_shape_vec(IxDyn(&out_shape), values).expect("one value per lane")
+    row_major_array(values, &out_shape)
 }
 
 fn sum_lane<E: Element>(lane: ndarray::ArrayView1<'_, E>) -> E {
@@ -173,22 +174,26 @@ pub(crate) fn sum_row_major<E: Element>(xs: &[E], shape: &[usize], axes: &[usize
         }
         _ => accumulate(xs, &blocks, &mut out),
     }
-    Array::from_shape_vec(IxDyn(&out_shape), out).expect("one value per kept position")
+    row_major_array(out, &out_shape)
 }
 
 /// The column sums of a row-major `[rows, cols]` matrix, `out[j] = Σᵢ xs[i, j]` (a bias
 /// gradient): [`sum_row_major`] over axis 0 without its general bookkeeping, which costs more
 /// than the additions on the small gradients of a tiny network. Up to one [`PIECE`] it adds
 /// the rows in order as `sum_row_major` does, so the two give the same bits; above, it is
-/// `sum_row_major` (pieces, on rayon's threads from 2^18 elements), and so is a single column
-/// (a whole sum, which `sum_row_major` adds lane by lane). On the `[32, 16]` bias gradient of
-/// the tiny MLP workload (W6) the general path took about 250 ns, most of it bookkeeping.
+/// `sum_row_major` (pieces, on rayon's threads from 2^18 elements). A single column is one
+/// whole sum, added in `sum_row_major`'s order. On the `[32, 16]` bias gradient of the tiny MLP
+/// workload (W6) the general path took about 250 ns, most of it bookkeeping.
 pub(crate) fn column_sums<E: Element>(xs: &[E], cols: usize) -> Vec<E> {
     if cols == 0 {
         return Vec::new();
     }
+    if cols == 1 && xs.len() > 1 {
+        // One column is a sum of everything: `sum_row_major`'s whole-sum order, without its
+        // bookkeeping (the regression head's `[32, 1]` bias gradient).
+        return vec![E::zero() + sum_slice(xs)];
+    }
     if xs.len() > PIECE || cols == 1 {
-        // One column is a sum of everything, which `sum_row_major` adds in its own order.
         return sum_row_major(xs, &[xs.len() / cols, cols], &[0], false).into_raw_vec_and_offset().0;
     }
     let mut sums = vec![E::zero(); cols];
@@ -471,7 +476,7 @@ mod tests {
     #[test]
     fn column_sums_are_the_bits_of_sum_row_major() {
         // One piece (summed here), several (handed to sum_row_major), one column, and no rows.
-        for (rows, cols) in [(32, 16), (32, 1), (7, 37), (0, 3), (3000, 40)] {
+        for (rows, cols) in [(32, 16), (32, 1), (1, 1), (0, 1), (100_000, 1), (7, 37), (0, 3), (3000, 40)] {
             let x = crate::init::uniform(&[rows, cols], -1.0, 1.0, crate::DType::F32, &mut crate::rng(7));
             let xs = x.to_vec_f32();
             let general = sum_row_major(&xs, &[rows, cols], &[0], false).into_raw_vec_and_offset().0;

@@ -12,7 +12,7 @@ macro_rules! unary {
     ($(#[$doc:meta])* $name:ident, $cost:ident, $f:expr) => {
         $(#[$doc])*
         pub fn $name(&self) -> Tensor {
-            dispatch!(self, a => Tensor::from_array(map(a.view(), Cost::$cost, $f)))
+            dispatch!(self, a => Tensor::from_shared(map(a.view(), Cost::$cost, $f)))
         }
     };
 }
@@ -23,7 +23,7 @@ macro_rules! unary_with {
         pub fn $name(&self, $param: f64) -> Tensor {
             fn apply<E: Element>(a: &ndarray::ArcArray<E, ndarray::IxDyn>, param: f64) -> Tensor {
                 let $p = E::of(param);
-                Tensor::from_array(map(a.view(), Cost::$cost, move |$x: E| $body))
+                Tensor::from_shared(map(a.view(), Cost::$cost, move |$x: E| $body))
             }
             dispatch!(self, a => apply(a, $param))
         }
@@ -111,7 +111,7 @@ impl Tensor {
     pub fn clamp(&self, min: f64, max: f64) -> Tensor {
         fn apply<E: Element>(a: &ndarray::ArcArray<E, ndarray::IxDyn>, lo: f64, hi: f64) -> Tensor {
             let (lo, hi) = (E::of(lo), E::of(hi));
-            Tensor::from_array(map(a.view(), Cost::Cheap, move |x: E| x.max(lo).min(hi)))
+            Tensor::from_shared(map(a.view(), Cost::Cheap, move |x: E| x.max(lo).min(hi)))
         }
         dispatch!(self, a => apply(a, min, max))
     }

@@ -29,9 +29,10 @@ impl Var {
     /// [`ShapeError`] when the shapes do not fit.
     pub fn try_linear(&self, weight: &Var, bias: Option<&Var>) -> Result<Var, ShapeError> {
         let value = self.value().try_linear(&weight.value(), bias.map(|b| b.value()).as_ref())?;
-        let mut inputs = vec![self, weight];
-        inputs.extend(bias);
-        Ok(Var::from_op("linear", value, &inputs, |g, x, _| {
+        // `[x, W]` or `[x, W, b]`, without a vector to grow.
+        let operands = [self, weight, bias.unwrap_or(self)];
+        let inputs = &operands[..2 + usize::from(bias.is_some())];
+        Ok(Var::from_op("linear", value, inputs, |g, x, _| {
             if is_grad_enabled() {
                 backward_recorded(g, x)
             } else {
@@ -66,7 +67,8 @@ fn backward_plain(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
     };
     // Handles, not read guards: `x` and `W` may be the same Var (`x.linear(&x, None)`).
     let grads = g.value().linear_backward(&x[0].value(), &x[1].value(), wanted);
-    let mut out = vec![grads.x.map(Var::constant), grads.weight.map(Var::constant)];
+    let mut out = Vec::with_capacity(x.len());
+    out.extend([grads.x.map(Var::constant), grads.weight.map(Var::constant)]);
     if x.len() == 3 {
         out.push(grads.bias.map(Var::constant));
     }
