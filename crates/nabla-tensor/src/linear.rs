@@ -45,7 +45,7 @@ impl Tensor {
                 format!("expected x [..., in] and weight [out, in], got {x_shape:?} and {w_shape:?}"),
             ));
         }
-        let (out_features, in_features) = (w_shape[0], w_shape[1]);
+        let out_features = w_shape[0];
         if let Some(b) = bias {
             if b.shape() != [out_features] {
                 return Err(ShapeError::new(
@@ -56,7 +56,8 @@ impl Tensor {
                 ));
             }
         }
-        let rows = self.len() / in_features.max(1);
+        // The leading axes folded into one (not `len / in`, which is 0 when `in` is).
+        let rows: usize = x_shape[..x_shape.len() - 1].iter().product();
         let x = self.contiguous();
         let mut out_shape = Vec::with_capacity(x_shape.len());
         out_shape.extend_from_slice(&x_shape[..x_shape.len() - 1]);
@@ -218,6 +219,13 @@ fn linear_kernel<E: Element>(
 mod tests {
     use super::*;
     use crate::{init, rng, DType};
+
+    #[test]
+    fn no_input_features_give_the_bias_rows() {
+        let b = Tensor::from_vec(vec![1.0f32, -2.0, 3.0], &[3]);
+        let y = Tensor::zeros(&[2, 0], DType::F32).linear(&Tensor::zeros(&[3, 0], DType::F32), Some(&b));
+        assert_eq!((y.shape(), y.to_vec_f32()), (&[2, 3][..], vec![1.0, -2.0, 3.0, 1.0, -2.0, 3.0]));
+    }
 
     #[test]
     fn equals_the_composed_form() {

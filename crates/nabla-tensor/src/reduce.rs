@@ -475,13 +475,17 @@ mod tests {
 
     #[test]
     fn column_sums_are_the_bits_of_sum_row_major() {
-        // One piece (summed here), several (handed to sum_row_major), one column, and no rows.
+        // One piece (summed here), several (handed to sum_row_major), one column (summed here
+        // at any length), one element, and no rows.
+        let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
         for (rows, cols) in [(32, 16), (32, 1), (1, 1), (0, 1), (100_000, 1), (7, 37), (0, 3), (3000, 40)] {
             let x = crate::init::uniform(&[rows, cols], -1.0, 1.0, crate::DType::F32, &mut crate::rng(7));
             let xs = x.to_vec_f32();
             let general = sum_row_major(&xs, &[rows, cols], &[0], false).into_raw_vec_and_offset().0;
-            assert_eq!(column_sums(&xs, cols), general, "[{rows}, {cols}]");
+            assert_eq!(bits(column_sums(&xs, cols)), bits(general), "[{rows}, {cols}]");
         }
+        // A lone −0 stays −0, as in sum_row_major (0 + (−0) would be +0).
+        assert_eq!(bits(column_sums(&[-0.0f32], 1)), bits(vec![-0.0]));
         assert!(column_sums::<f32>(&[], 0).is_empty());
     }
 }

@@ -391,29 +391,63 @@ fn row_major_copy<E: Element>(a: &ArcArray<E, IxDyn>) -> ArrayD<E> {
 /// address.
 #[track_caller]
 pub(crate) fn row_major_array<S: DataOwned>(values: Vec<S::Elem>, shape: &[usize]) -> ArrayBase<S, IxDyn> {
-    // ndarray's bound: the product of the non-zero axis lengths must fit in an isize.
-    let nonzero = shape.iter().filter(|&&d| d != 0).try_fold(1usize, |n, &d| n.checked_mul(d));
-    let addressable = nonzero.is_some_and(|n| n <= isize::MAX as usize);
-    let len = if shape.contains(&0) { 0 } else { nonzero.unwrap_or(0) };
-    assert!(
-        addressable && values.len() == len,
-        "{} values cannot fill a row-major array of shape {shape:?}",
-        values.len()
-    );
-    // SAFETY: the shape is addressable (checked above) and, with the default row-major strides
+    let len = elements(shape);
+    assert!(values.len() == len, "{} values cannot fill a row-major array of shape {shape:?}", values.len());
+    // SAFETY: the shape is addressable (checked by `elements`) and, with the default row-major strides
     // ndarray derives for it, reaches exactly the `values.len()` elements given (all strides
     // are zero when an axis is empty).
     unsafe { ArrayBase::from_shape_vec_unchecked(IxDyn(shape), values) }
 }
 
 /// The number of elements of `shape`.
+///
+/// # Panics
+/// If the shape is too large to address: ndarray's bound, the product of the non-zero axis
+/// lengths fitting in an `isize`, checked before anything is allocated for it.
+#[track_caller]
 fn elements(shape: &[usize]) -> usize {
-    shape.iter().product()
+    let nonzero = shape.iter().filter(|&&d| d != 0).try_fold(1usize, |n, &d| n.checked_mul(d));
+    match nonzero {
+        Some(n) if n <= isize::MAX as usize => {
+            if shape.contains(&0) {
+                0
+            } else {
+                n
+            }
+        }
+        _ => panic!("shape {shape:?} has too many elements to address"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_major_arrays_of_every_rank_and_empty_axes() {
+        let scalar: ArrayD<f32> = row_major_array(vec![2.5], &[]);
+        assert_eq!((scalar.shape(), scalar.first()), (&[][..], Some(&2.5)));
+        let empty: ArrayD<f32> = row_major_array(vec![], &[0, 3]);
+        assert_eq!((empty.shape(), empty.len()), (&[0, 3][..], 0));
+        let m: ArcArray<f64, IxDyn> = row_major_array((0..6).map(f64::from).collect(), &[2, 3]);
+        assert_eq!(m[[1, 0]], 3.0);
+        assert!(m.is_standard_layout());
+        // An empty axis next to axes too large to address is still too large (ndarray's rule).
+        let huge = std::panic::catch_unwind(|| Tensor::zeros(&[0, usize::MAX / 2, 4], DType::F32));
+        assert!(huge.is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "5 values cannot fill a row-major array of shape [2, 3]")]
+    fn row_major_array_checks_the_length() {
+        let _: ArrayD<f32> = row_major_array(vec![0.0; 5], &[2, 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "too many elements to address")]
+    fn a_shape_too_large_panics_before_allocating() {
+        Tensor::full(&[1 << 32 | 1, 1 << 32], 1.0, DType::F32);
+    }
 
     #[test]
     fn contiguous_copies_any_view_in_row_major_order() {
