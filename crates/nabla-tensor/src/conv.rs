@@ -9,7 +9,7 @@
 //! convolution layer's bias and ReLU applied as the output is written.
 //!
 //! For `f32` with stride 1 (most layers of a CIFAR ResNet), batches of two images or more can
-//! skip the patch matrix altogether: `conv/direct.rs` slides the filters over the zero-padded
+//! skip the patch matrix altogether: `conv/direct` slides the filters over the zero-padded
 //! image itself, a tile of outputs held in vector registers (the forward pass and the input
 //! gradient with AVX-512, the weight gradient with AVX-512 or AVX2). It is used where it was
 //! measured faster; the tests check it against im2col.
@@ -149,7 +149,7 @@ impl Tensor {
     /// For `f32` with stride 1, dilation 1 and one group, two images or more, on a CPU with
     /// AVX-512, shapes where it was measured faster skip the patch matrix: the filters slide over
     /// the zero-padded image directly, a tile of outputs kept in vector registers (the
-    /// `conv/direct.rs` module docs say how). These are shapes where few positions are wasted on
+    /// `conv/direct` module docs say how). These are shapes where few positions are wasted on
     /// the padded rows' extra columns (CIFAR's 32×32 and 16×16 images with padding 1, MNIST's
     /// 28×28) with at most 64 channels of 3×3, and, for a multiple of 64 filters with at most
     /// 288 taps each, the rest (MNIST's unpadded 13×13). The input gradient of such a
