@@ -113,7 +113,7 @@ impl Gradients {
     }
 }
 
-/// How many gradients [`propagate`] makes room for before it starts.
+/// How many gradients [`propagate`] makes room for before it starts (kept, and waiting).
 const KEPT_CAPACITY: usize = 16;
 
 /// Propagates `seed` (the gradient of `root`) back through the tape. Returns the gradient of
@@ -134,7 +134,8 @@ fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> b
         // rule to apply, so their gradients go straight to `kept` (if wanted) instead; what
         // remains is small (a chain of ops keeps one or two entries waiting), so a sorted
         // `Vec` searched by bisection is all the structure it needs.
-        let mut pending: Vec<(VarId, Var, Var)> = vec![(root.id(), root.clone(), seed)];
+        let mut pending: Vec<(VarId, Var, Var)> = Vec::with_capacity(KEPT_CAPACITY);
+        pending.push((root.id(), root.clone(), seed));
         while let Some((id, node, grad)) = pending.pop() {
             if keep(&node) {
                 kept.insert(id, grad.clone());

@@ -69,15 +69,17 @@ where
     if a.shape() == b.shape() {
         return Ok(zip_map(a.view(), b.view(), f));
     }
-    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     // One operand holds a single value that is repeated everywhere (`x ⊙ s` for a rank-0 `s`,
-    // say): a map over the other one, with no broadcast views to step through.
-    if let (Some(&y), true) = (b.first(), b.len() == 1 && shape == a.shape()) {
+    // say): a map over the other one, with no broadcast views to step through. A single value
+    // of no more axes than the other operand always broadcasts to the other's shape, so the
+    // broadcast shape need not be worked out.
+    if let (Some(&y), true) = (b.first(), b.len() == 1 && b.ndim() <= a.ndim()) {
         return Ok(map(a.view(), Cost::Cheap, |x| f(x, y)));
     }
-    if let (Some(&x), true) = (a.first(), a.len() == 1 && shape == b.shape()) {
+    if let (Some(&x), true) = (a.first(), a.len() == 1 && a.ndim() <= b.ndim()) {
         return Ok(map(b.view(), Cost::Cheap, |y| f(x, y)));
     }
+    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     // One operand is row-major and already has the result's shape, the other repeats along
     // leading and trailing axes only (a bias): runs over slices, no broadcast views.
     if let (Some(xs), Some(ys)) = (a.as_slice(), b.as_slice()) {
@@ -227,6 +229,21 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_single_value_broadcasts_to_the_larger_rank() {
+        let v = |values: &[f32], shape: &[usize]| Tensor::from_vec(values.to_vec(), shape);
+        let row = v(&[1.0, 2.0, 3.0], &[3]);
+        // More axes on the single value's side: the result takes them (NumPy: [1, 3]).
+        let sum = row.add(&v(&[10.0], &[1, 1]));
+        assert_eq!((sum.shape(), sum.to_vec_f32()), (&[1, 3][..], vec![11.0, 12.0, 13.0]));
+        let sum = v(&[10.0], &[1, 1]).sub(&row);
+        assert_eq!((sum.shape(), sum.to_vec_f32()), (&[1, 3][..], vec![9.0, 8.0, 7.0]));
+        // Two single values: the larger rank wins; an empty tensor stays empty.
+        assert_eq!(v(&[2.0], &[1]).mul(&v(&[3.0], &[1, 1])).shape(), &[1, 1]);
+        assert_eq!(v(&[], &[0, 3]).add(&v(&[1.0], &[1])).shape(), &[0, 3]);
+        assert_eq!(row.mul(&v(&[2.0], &[])).to_vec_f32(), vec![2.0, 4.0, 6.0]);
+    }
 
     #[test]
     fn broadcasting_follows_numpy() {
