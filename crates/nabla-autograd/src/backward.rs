@@ -113,7 +113,8 @@ impl Gradients {
     }
 }
 
-/// How many gradients [`propagate`] makes room for before it starts (kept, and waiting).
+/// How many gradients [`propagate`] makes room for in its map of kept gradients before it
+/// starts.
 const KEPT_CAPACITY: usize = 16;
 
 /// Propagates `seed` (the gradient of `root`) back through the tape. Returns the gradient of
@@ -134,7 +135,7 @@ fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> b
         // rule to apply, so their gradients go straight to `kept` (if wanted) instead; what
         // remains is small (a chain of ops keeps one or two entries waiting), so a sorted
         // `Vec` searched by bisection is all the structure it needs.
-        let mut pending: Vec<(VarId, Var, Var)> = Vec::with_capacity(KEPT_CAPACITY);
+        let mut pending: Vec<(VarId, Var, Var)> = Vec::with_capacity(4);
         pending.push((root.id(), root.clone(), seed));
         while let Some((id, node, grad)) = pending.pop() {
             if keep(&node) {

@@ -58,11 +58,11 @@
 //! With finite inputs the two agree to rounding.
 //!
 //! Here: the plan of a correlation, the instruction set, padding, the per-image driver and the
-//! rules for when each road runs. The tiles are in [`pixel_tiles`], [`filter_tiles`] and
-//! [`weight_grad`], written once over the vector trait of [`lanes`]; [`tests`] holds them to
-//! im2col.
+//! rules for when each road runs. The tiles are in [`pixel_tiles`] and [`weight_grad`], written
+//! once over the vector trait of [`lanes`] for AVX-512 and AVX2, and in [`filter_tiles`]
+//! (AVX-512 intrinsics only); `tests.rs` holds every kernel to im2col.
 
-// Off x86-64 every convolution goes through im2col and most of this file is unused.
+// Off x86-64 every convolution goes through im2col and most of this module is unused.
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unreachable_code, unused))]
 
 use std::any::TypeId;
@@ -146,7 +146,7 @@ impl Plan {
 
 /// Which instruction set this CPU gives the kernels. A value is only made by [`Isa::detect`]
 /// (and by the tests, which detect too), so holding one means the CPU has those instructions:
-/// the kernels below rely on it.
+/// the kernels rely on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
     #[cfg(target_arch = "x86_64")]
