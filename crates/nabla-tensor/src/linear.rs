@@ -178,7 +178,7 @@ fn linear_backward_kernel<E: Element>(
     let g2 = g.view().into_shape_with_order((rows, out_features)).expect("g is row-major");
     let x2 = x.view().into_shape_with_order((rows, in_features)).expect("x is row-major");
     let w2 = w.view().into_dimensionality::<ndarray::Ix2>().expect("weight is 2-D");
-    let as_tensor = |values: Vec<E>, shape: &[usize]| Tensor::from_array(row_major_array(values, shape));
+    let as_tensor = |values: Vec<E>, shape: &[usize]| Tensor::from_shared(row_major_array(values, shape));
     LinearGrads {
         x: wanted.x.then(|| as_tensor(product_2d(g2.view(), w2.view()), x_shape)),
         weight: wanted.weight.then(|| as_tensor(product_2d(g2.t(), x2.view()), &[out_features, in_features])),
