@@ -117,9 +117,35 @@ impl Gradients {
 /// starts.
 const KEPT_CAPACITY: usize = 16;
 
+/// What [`propagate`] keeps of a gradient: the `Var` itself, for [`grad`] (whose results may be
+/// differentiated again), or only its value, for [`Var::backward_with`] (which hands back
+/// tensors, so keeping values saves building a second map). Sums are formed in the same kind.
+trait Kept: Sized {
+    fn from_grad(grad: Var) -> Self;
+    fn plus(&self, other: &Self) -> Self;
+}
+
+impl Kept for Var {
+    fn from_grad(grad: Var) -> Var {
+        grad
+    }
+    fn plus(&self, other: &Var) -> Var {
+        self.add(other)
+    }
+}
+
+impl Kept for Tensor {
+    fn from_grad(grad: Var) -> Tensor {
+        grad.value()
+    }
+    fn plus(&self, other: &Tensor) -> Tensor {
+        self.add(other)
+    }
+}
+
 /// Propagates `seed` (the gradient of `root`) back through the tape. Returns the gradient of
 /// every node for which `keep` says yes.
-fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> bool) -> IdMap<Var> {
+fn propagate<K: Kept>(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> bool) -> IdMap<K> {
     assert!(
         root.requires_grad(),
         "backward: this Var does not depend on any Var::new leaf (or was computed in no-grad mode), \
@@ -139,7 +165,7 @@ fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> b
         pending.push((root.id(), root.clone(), seed));
         while let Some((id, node, grad)) = pending.pop() {
             if keep(&node) {
-                kept.insert(id, grad.clone());
+                kept.insert(id, K::from_grad(grad.clone()));
             }
             let Some(op) = node.0.op.as_ref() else { continue };
             let input_grads = (op.backward)(&grad, &op.inputs, &node);
@@ -164,7 +190,7 @@ fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> b
                 );
                 if input.is_leaf() {
                     if keep(input) {
-                        accumulate(&mut kept, input.id(), input_grad);
+                        accumulate(&mut kept, input.id(), K::from_grad(input_grad));
                     }
                     continue;
                 }
@@ -182,10 +208,10 @@ fn propagate(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> b
 }
 
 /// Adds `grad` to the gradient kept for `id` (or keeps it, if it is the first).
-fn accumulate(kept: &mut IdMap<Var>, id: VarId, grad: Var) {
+fn accumulate<K: Kept>(kept: &mut IdMap<K>, id: VarId, grad: K) {
     match kept.entry(id) {
         Entry::Occupied(mut slot) => {
-            let sum = slot.get().add(&grad);
+            let sum = slot.get().plus(&grad);
             slot.insert(sum);
         }
         Entry::Vacant(slot) => {
@@ -216,8 +242,8 @@ impl Var {
     #[track_caller]
     pub fn backward_with(&self, seed: &Tensor) -> Gradients {
         assert_eq!(seed.shape(), self.shape(), "backward_with: the seed gradient's shape must equal the output's");
-        let kept = propagate(self, Var::constant(seed.clone()), false, &|v: &Var| v.is_leaf());
-        Gradients { grads: kept.into_iter().map(|(id, g)| (id, g.value())).collect() }
+        let grads = propagate::<Tensor>(self, Var::constant(seed.clone()), false, &|v: &Var| v.is_leaf());
+        Gradients { grads }
     }
 }
 
@@ -243,6 +269,6 @@ pub fn grad(output: &Var, inputs: &[&Var], create_graph: bool) -> Vec<Option<Var
     assert_eq!(value.len(), 1, "grad: the output has shape {:?}; it must be a single value", value.shape());
     let wanted: Vec<VarId> = inputs.iter().map(|v| v.id()).collect();
     let mut kept =
-        propagate(output, Var::constant(value.ones_like()), create_graph, &|v: &Var| wanted.contains(&v.id()));
+        propagate::<Var>(output, Var::constant(value.ones_like()), create_graph, &|v: &Var| wanted.contains(&v.id()));
     inputs.iter().map(|v| kept.remove(&v.id())).collect()
 }
