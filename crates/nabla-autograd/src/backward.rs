@@ -85,15 +85,7 @@ impl Gradients {
     #[track_caller]
     pub fn accumulate(&mut self, other: Gradients) {
         for (id, grad) in other.grads {
-            match self.grads.entry(id) {
-                Entry::Occupied(mut slot) => {
-                    let sum = slot.get().add(&grad);
-                    slot.insert(sum);
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(grad);
-                }
-            }
+            accumulate(&mut self.grads, id, grad);
         }
     }
 
@@ -122,6 +114,7 @@ const KEPT_CAPACITY: usize = 16;
 /// tensors, so keeping values saves building a second map). Sums are formed in the same kind.
 trait Kept: Sized {
     fn from_grad(grad: Var) -> Self;
+    #[track_caller]
     fn plus(&self, other: &Self) -> Self;
 }
 
@@ -208,6 +201,7 @@ fn propagate<K: Kept>(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&
 }
 
 /// Adds `grad` to the gradient kept for `id` (or keeps it, if it is the first).
+#[track_caller]
 fn accumulate<K: Kept>(kept: &mut IdMap<K>, id: VarId, grad: K) {
     match kept.entry(id) {
         Entry::Occupied(mut slot) => {
