@@ -4,8 +4,8 @@
 //! input's gradient as the sum, over the ops that used it, of that op's *vector–Jacobian
 //! product*: `x̄ = Σ_{y uses x} (∂y/∂x)ᵀ ȳ`, starting from `L̄ = 1`.
 //!
-//! nabla numbers nodes in creation order, and an op is always created after its inputs. So
-//! taking nodes from the largest number down guarantees that when a node is reached, every op
+//! nabla numbers every node after its inputs ([`VarId`]). So taking nodes from the largest
+//! number down guarantees that when a node is reached, every op
 //! that used it has already sent its share of the gradient. [`Var::backward`] keeps the nodes
 //! that have received gradient in a list ordered by tape position, takes out the latest,
 //! applies its backward rule and sends the results to its inputs, adding where several arrive.
@@ -37,7 +37,7 @@ pub struct Gradients {
 /// A hash map keyed by [`VarId`].
 type IdMap<V> = HashMap<VarId, V, BuildHasherDefault<IdHasher>>;
 
-/// Hashes a [`VarId`] by itself. Ids are distinct counters chosen by nabla, not by an
+/// Hashes a [`VarId`] by itself. Ids are distinct counts chosen by nabla, not by an
 /// adversary, so the general-purpose SipHash (which resists crafted keys, at a cost on every
 /// lookup) buys nothing here. Multiplying by a large odd constant keeps consecutive ids in
 /// distinct buckets and spreads them over the high bits that the table also reads.
@@ -53,6 +53,12 @@ impl Hasher for IdHasher {
 
     fn write_u64(&mut self, id: u64) {
         self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    /// A [`VarId`]: its tick, with its thread number mixed into the high bits.
+    fn write_u128(&mut self, id: u128) {
+        let (tick, thread) = ((id >> 64) as u64, id as u64);
+        self.write_u64(tick ^ thread.rotate_right(16));
     }
 
     fn finish(&self) -> u64 {
@@ -236,7 +242,7 @@ impl Var {
     #[track_caller]
     pub fn backward_with(&self, seed: &Tensor) -> Gradients {
         assert_eq!(seed.shape(), self.shape(), "backward_with: the seed gradient's shape must equal the output's");
-        let grads = propagate::<Tensor>(self, Var::constant(seed.clone()), false, &|v: &Var| v.is_leaf());
+        let grads = propagate::<Tensor>(self, Var::fixed(seed.clone()), false, &|v: &Var| v.is_leaf());
         Gradients { grads }
     }
 }
@@ -263,6 +269,6 @@ pub fn grad(output: &Var, inputs: &[&Var], create_graph: bool) -> Vec<Option<Var
     assert_eq!(value.len(), 1, "grad: the output has shape {:?}; it must be a single value", value.shape());
     let wanted: Vec<VarId> = inputs.iter().map(|v| v.id()).collect();
     let mut kept =
-        propagate::<Var>(output, Var::constant(value.ones_like()), create_graph, &|v: &Var| wanted.contains(&v.id()));
+        propagate::<Var>(output, Var::fixed(value.ones_like()), create_graph, &|v: &Var| wanted.contains(&v.id()));
     inputs.iter().map(|v| kept.remove(&v.id())).collect()
 }

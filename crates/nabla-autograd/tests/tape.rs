@@ -73,6 +73,56 @@ fn only_leaves_can_be_set() {
 }
 
 #[test]
+#[should_panic(expected = "only a Var made by Var::new or Var::constant can be set")]
+fn the_result_of_an_unrecorded_op_is_fixed() {
+    let y = no_grad(|| leaf(&[1.0], &[1]).exp());
+    assert!(y.is_leaf());
+    y.set_value(Tensor::zeros(&[1], DType::F64));
+}
+
+#[test]
+fn a_constant_can_be_set_and_copied_into_a_settable_one() {
+    let c = Var::constant(Tensor::ones(&[1], DType::F64));
+    c.set_value(Tensor::zeros(&[1], DType::F64));
+    let fixed = c.exp();
+    let settable = Var::constant(fixed.value());
+    settable.update_value(|t| *t = t.mul_scalar(3.0));
+    assert_eq!((c.item(), fixed.item(), settable.item()), (0.0, 1.0, 3.0));
+}
+
+#[test]
+fn a_tape_spanning_threads_is_walked_in_order() {
+    // The first part is made on a thread that has already made many nodes (a high tick), the
+    // rest on a fresh thread: each node must still be numbered after its inputs, and ids of
+    // the two threads must not collide.
+    let (x, h) = std::thread::spawn(|| {
+        let x = leaf(&[0.5, -1.0], &[2]);
+        let mut h = x.clone();
+        for _ in 0..1000 {
+            h = h.mul_scalar(1.0);
+        }
+        (x, h.mul_scalar(2.0))
+    })
+    .join()
+    .unwrap();
+    let x_id = x.id();
+    let (y, ids) = std::thread::spawn(move || {
+        let w = leaf(&[3.0, 4.0], &[2]);
+        let y = h.mul(&w).square().sum();
+        let ids = [x_id, h.id(), w.id(), y.id()];
+        (y.backward(), ids)
+    })
+    .join()
+    .unwrap();
+    let [_, h_id, w_id, y_id] = ids;
+    assert!(x_id < h_id && h_id < y_id && w_id < y_id, "{ids:?}");
+    assert_ne!(x_id.thread(), w_id.thread());
+    // y = Σ (2x ⊙ w)², so ∂y/∂x = 2·(2x ⊙ w)·2w = 8 x w².
+    let gx = y.get(&x).unwrap().to_vec_f64();
+    assert_eq!(gx, vec![8.0 * 0.5 * 9.0, -8.0 * 16.0]);
+}
+
+#[test]
 fn grad_reaches_intermediate_vars() {
     let x = leaf(&[1.0, 2.0], &[2]);
     let h = x.mul_scalar(3.0);

@@ -28,9 +28,9 @@ impl Var {
 
     /// ELU: `x` where positive, `α(eˣ − 1)` elsewhere.
     pub fn elu(&self, alpha: f64) -> Var {
-        let positive = Var::constant(self.value().gt_scalar(0.0));
+        let positive = Var::fixed(self.value().gt_scalar(0.0));
         let negative_part = self.minimum(&Var::scalar(0.0, self.dtype())).exp().add_scalar(-1.0).mul_scalar(alpha);
-        self.mul(&positive).add(&negative_part.mul(&Var::constant(positive.value().neg().add_scalar(1.0))))
+        self.mul(&positive).add(&negative_part.mul(&Var::fixed(positive.value().neg().add_scalar(1.0))))
     }
 
     /// Softplus `ln(1 + eˣ)`, stable for large `|x|`.
@@ -46,7 +46,7 @@ impl Var {
     /// `x` limited to `[min, max]` (gradient 1 inside, 0 outside).
     pub fn clamp(&self, min: f64, max: f64) -> Var {
         let dtype = self.dtype();
-        self.maximum(&Var::constant(Tensor::scalar(min, dtype))).minimum(&Var::constant(Tensor::scalar(max, dtype)))
+        self.maximum(&Var::fixed(Tensor::scalar(min, dtype))).minimum(&Var::fixed(Tensor::scalar(max, dtype)))
     }
 }
 

@@ -60,7 +60,7 @@ pub fn mse(predictions: &Var, targets: &Var) -> Var {
         let p_grad = if is_grad_enabled() {
             x[0].sub(&x[1]).mul(&g.mul_scalar(2.0 / n))
         } else {
-            Var::constant(d.mul(&g.read().mul_scalar(2.0 / n)))
+            Var::fixed(d.mul(&g.read().mul_scalar(2.0 / n)))
         };
         let t_grad = x[1].requires_grad().then(|| p_grad.neg());
         vec![x[0].requires_grad().then_some(p_grad), t_grad]
@@ -122,7 +122,7 @@ pub fn cross_entropy_smoothed(logits: &Var, labels: &[usize], smoothing: f64) ->
     let classes = logits.shape()[1];
     let one_hot = Tensor::one_hot(labels, classes, logits.dtype());
     let targets = one_hot.mul_scalar(1.0 - smoothing).add_scalar(smoothing / classes as f64);
-    cross_entropy_soft(logits, &Var::constant(targets))
+    cross_entropy_soft(logits, &Var::fixed(targets))
 }
 
 /// Cross-entropy from logits `[batch, classes]` and target distributions of the same shape

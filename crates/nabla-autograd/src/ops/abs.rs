@@ -5,9 +5,7 @@ use crate::Var;
 impl Var {
     /// `|self|` elementwise.
     pub fn abs(&self) -> Var {
-        Var::from_op("abs", self.value().abs(), &[self], |g, x, _| {
-            vec![Some(g.mul(&Var::constant(x[0].value().sign())))]
-        })
+        Var::from_op("abs", self.value().abs(), &[self], |g, x, _| vec![Some(g.mul(&Var::fixed(x[0].value().sign())))])
     }
 }
 

@@ -43,7 +43,7 @@ impl Var {
             }
             let (dq, dk, dv) =
                 x[0].value().attention_backward(&x[1].value(), &x[2].value(), &weights, &g.value(), scale);
-            vec![Some(Var::constant(dq)), Some(Var::constant(dk)), Some(Var::constant(dv))]
+            vec![Some(Var::fixed(dq)), Some(Var::fixed(dk)), Some(Var::fixed(dv))]
         })
     }
 }

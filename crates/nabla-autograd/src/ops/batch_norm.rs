@@ -54,12 +54,12 @@ impl Var {
             }
             let grads =
                 x[0].value().batch_norm_backward(&g.value(), &mean, &var, weight.map(|w| w.value()).as_ref(), eps);
-            let mut out = vec![Some(Var::constant(grads.x))];
+            let mut out = vec![Some(Var::fixed(grads.x))];
             if has_weight {
-                out.push(Some(Var::constant(grads.weight)));
+                out.push(Some(Var::fixed(grads.weight)));
             }
             if has_bias {
-                out.push(Some(Var::constant(grads.bias)));
+                out.push(Some(Var::fixed(grads.bias)));
             }
             out
         });

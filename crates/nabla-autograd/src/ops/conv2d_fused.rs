@@ -55,8 +55,8 @@ impl Var {
             let z_grad = match (relu, is_grad_enabled()) {
                 (false, _) => g.clone(),
                 // Recording: the mask is a constant, as in ReLU's own recorded rule.
-                (true, true) => g.mul(&Var::constant(y.read().gt_scalar(0.0))),
-                (true, false) => Var::constant(Var::read_pair(g, y, Tensor::relu_backward)),
+                (true, true) => g.mul(&Var::fixed(y.read().gt_scalar(0.0))),
+                (true, false) => Var::fixed(Var::read_pair(g, y, Tensor::relu_backward)),
             };
             let mut grads = vec![
                 x[0].requires_grad().then(|| Var::conv2d_backward_input(&z_grad, &x[1], x[0].shape(), spec)),

@@ -25,7 +25,7 @@ impl Var {
                 let pdf = x.square().mul_scalar(-0.5).exp().mul_scalar(0.5 * FRAC_2_SQRT_PI * FRAC_1_SQRT_2);
                 return vec![Some(g.mul(&cdf.add(&x.mul(&pdf))))];
             }
-            vec![Some(Var::constant(x.value().gelu_backward(&g.value())))]
+            vec![Some(Var::fixed(x.value().gelu_backward(&g.value())))]
         })
     }
 }

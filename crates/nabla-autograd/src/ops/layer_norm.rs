@@ -52,12 +52,12 @@ impl Var {
             }
             let grads =
                 x[0].value().layer_norm_backward(&g.value(), d, &mean, &rstd, weight.map(|w| w.value()).as_ref());
-            let mut out = vec![Some(Var::constant(grads.x))];
+            let mut out = vec![Some(Var::fixed(grads.x))];
             if let Some(w) = weight {
-                out.push(Some(Var::constant(grads.weight.reshape(w.shape()))));
+                out.push(Some(Var::fixed(grads.weight.reshape(w.shape()))));
             }
             if let Some(b) = bias {
-                out.push(Some(Var::constant(grads.bias.reshape(b.shape()))));
+                out.push(Some(Var::fixed(grads.bias.reshape(b.shape()))));
             }
             out
         })

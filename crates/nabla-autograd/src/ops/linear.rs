@@ -28,9 +28,9 @@ impl Var {
     /// `self·Wᵀ + b` for `self` `[..., in]`, `weight` `[out, in]`, `bias` `[out]`; a
     /// [`ShapeError`] when the shapes do not fit.
     pub fn try_linear(&self, weight: &Var, bias: Option<&Var>) -> Result<Var, ShapeError> {
-        let value = self.value().try_linear(&weight.value(), bias.map(|b| b.value()).as_ref())?;
         // `[x, W]` or `[x, W, b]`, without a vector to grow.
         let operands = [self, weight, bias.unwrap_or(self)];
+        let value = Var::read_all(operands, |[x, w, b]| x.try_linear(w, bias.and(Some(b))))?;
         let inputs = &operands[..2 + usize::from(bias.is_some())];
         Ok(Var::from_op("linear", value, inputs, |g, x, _| {
             if is_grad_enabled() {
@@ -65,12 +65,12 @@ fn backward_plain(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
         weight: x[1].requires_grad(),
         bias: x.len() == 3 && x[2].requires_grad(),
     };
-    // Handles, not read guards: `x` and `W` may be the same Var (`x.linear(&x, None)`).
-    let grads = g.value().linear_backward(&x[0].value(), &x[1].value(), wanted);
+    // Read together: `x` and `W` may be the same Var (`x.linear(&x, None)`).
+    let grads = Var::read_all([g, &x[0], &x[1]], |[g, x, w]| g.linear_backward(x, w, wanted));
     let mut out = Vec::with_capacity(x.len());
-    out.extend([grads.x.map(Var::constant), grads.weight.map(Var::constant)]);
+    out.extend([grads.x.map(Var::fixed), grads.weight.map(Var::fixed)]);
     if x.len() == 3 {
-        out.push(grads.bias.map(Var::constant));
+        out.push(grads.bias.map(Var::fixed));
     }
     out
 }

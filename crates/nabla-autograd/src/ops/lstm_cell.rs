@@ -33,7 +33,7 @@ impl Var {
                 return backward_composed(&x[0], &x[1], g);
             }
             let (dz, dc) = activations.lstm_cell_backward(&x[1].value(), &g.value());
-            vec![Some(Var::constant(dz)), Some(Var::constant(dc))]
+            vec![Some(Var::fixed(dz)), Some(Var::fixed(dc))]
         })
     }
 }

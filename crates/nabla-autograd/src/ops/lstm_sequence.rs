@@ -41,7 +41,7 @@ impl Var {
             }
             let grads =
                 activations.lstm_sequence_backward(&packed, &x[1].value(), &x[2].value(), &x[3].value(), &g.value());
-            [grads.projected, grads.weight_hh, grads.h0, grads.c0].into_iter().map(|t| Some(Var::constant(t))).collect()
+            [grads.projected, grads.weight_hh, grads.h0, grads.c0].into_iter().map(|t| Some(Var::fixed(t))).collect()
         })
     }
 }

@@ -18,7 +18,7 @@ impl Var {
             let x = x[0].value();
             let winners = x.eq(&expand_back(y, x.shape(), &axes).value());
             let ties = winners.sum_axes(&axes, true);
-            let share = Var::constant(winners.div(&ties));
+            let share = Var::fixed(winners.div(&ties));
             vec![Some(expand_back(g, x.shape(), &axes).mul(&share))]
         }))
     }

@@ -41,7 +41,7 @@ impl Var {
     pub fn try_max_pool2d(&self, spec: Pool2dSpec) -> Result<Var, ShapeError> {
         if !crate::is_grad_enabled() || !self.requires_grad() {
             // Nothing will be differentiated (inference): the values alone.
-            return Ok(Var::constant(self.value().try_max_pool2d(spec)?));
+            return Ok(Var::fixed(self.value().try_max_pool2d(spec)?));
         }
         let input = self.value();
         let values = input.try_max_pool2d(spec)?;
@@ -51,7 +51,7 @@ impl Var {
                 let (_, indices) = input.max_pool2d_with_indices(spec);
                 vec![Some(scatter_to(g, Arc::new(indices), x[0].shape()))]
             } else {
-                vec![Some(Var::constant(input.max_pool2d_input_grad(&g.value(), spec)))]
+                vec![Some(Var::fixed(input.max_pool2d_input_grad(&g.value(), spec)))]
             }
         }))
     }

@@ -10,7 +10,7 @@ use crate::Var;
 
 /// The share of the gradient that goes to `x`: 1 where `x` was chosen, ½ on ties, 0 elsewhere.
 fn share_of_x(x: &Tensor, y: &Tensor, x_wins: fn(&Tensor, &Tensor) -> Tensor) -> Var {
-    Var::constant(x_wins(x, y).add(&x.eq(y).mul_scalar(0.5)))
+    Var::fixed(x_wins(x, y).add(&x.eq(y).mul_scalar(0.5)))
 }
 
 fn select(name: &'static str, a: &Var, b: &Var, value: Tensor, x_wins: fn(&Tensor, &Tensor) -> Tensor) -> Var {

@@ -16,9 +16,9 @@ impl Var {
         let value = self.read().relu();
         Var::from_op("relu", value, &[self], |g, x, _| {
             if is_grad_enabled() {
-                return vec![Some(g.mul(&Var::constant(x[0].read().gt_scalar(0.0))))];
+                return vec![Some(g.mul(&Var::fixed(x[0].read().gt_scalar(0.0))))];
             }
-            vec![Some(Var::constant(Var::read_pair(g, &x[0], Tensor::relu_backward)))]
+            vec![Some(Var::fixed(Var::read_pair(g, &x[0], Tensor::relu_backward)))]
         })
     }
 }

@@ -27,7 +27,7 @@ impl Var {
             if is_grad_enabled() {
                 return vec![Some(y.mul(&g.sub(&g.mul(y).sum_axes(&[axis], true))))];
             }
-            vec![Some(Var::constant(y.value().softmax_backward(&g.value(), axis)))]
+            vec![Some(Var::fixed(y.value().softmax_backward(&g.value(), axis)))]
         })
     }
 
@@ -39,7 +39,7 @@ impl Var {
             if is_grad_enabled() {
                 return vec![Some(g.sub(&y.exp().mul(&g.sum_axes(&[axis], true))))];
             }
-            vec![Some(Var::constant(y.value().log_softmax_backward(&g.value(), axis)))]
+            vec![Some(Var::fixed(y.value().log_softmax_backward(&g.value(), axis)))]
         })
     }
 }

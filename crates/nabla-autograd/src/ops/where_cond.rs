@@ -11,7 +11,7 @@ impl Var {
     /// `a` where `cond` is nonzero, else `b`, all three broadcasting together.
     pub fn try_where_cond(cond: &Tensor, a: &Var, b: &Var) -> Result<Var, ShapeError> {
         let value = Tensor::try_where_cond(cond, &a.value(), &b.value())?;
-        let mask = Var::constant(cond.ne(&Tensor::scalar(0.0, cond.dtype())).to_dtype(a.dtype()));
+        let mask = Var::fixed(cond.ne(&Tensor::scalar(0.0, cond.dtype())).to_dtype(a.dtype()));
         Ok(Var::from_op("where", value, &[a, b], move |g, x, _| {
             let ga = g.mul(&mask);
             let gb = g.sub(&ga);
