@@ -5,15 +5,17 @@
 //! product*: `x̄ = Σ_{y uses x} (∂y/∂x)ᵀ ȳ`, starting from `L̄ = 1`.
 //!
 //! nabla numbers every node after its inputs ([`VarId`]). So taking nodes from the largest
-//! number down guarantees that when a node is reached, every op
-//! that used it has already sent its share of the gradient. [`Var::backward`] keeps the nodes
-//! that have received gradient in a list ordered by tape position, takes out the latest,
-//! applies its backward rule and sends the results to its inputs, adding where several arrive.
+//! number down guarantees that when a node is reached, every op that used it has already sent
+//! its share of the gradient. [`Var::backward`] keeps the nodes that have received gradient in
+//! a list ordered by tape position, takes out the latest, applies its backward rule and sends
+//! the results to its inputs, adding where several arrive.
 //!
-//! Backward rules are written with `Var` ops. A plain `backward()` runs them in no-grad mode
-//! (nothing is recorded, so it is as cheap as hand-written kernels); [`grad`] with
-//! `create_graph = true` records them, so the gradient is itself differentiable (second
-//! derivatives, Hessian–vector products, gradient penalties).
+//! Backward rules are written with `Var` ops. [`grad`] with `create_graph = true` records them,
+//! so the gradient is itself differentiable (second derivatives, Hessian–vector products,
+//! gradient penalties). A plain `backward()` carries the gradients as tensors and runs the rules
+//! in no-grad mode (nothing is recorded); a fused op also gives a rule on tensors
+//! ([`Var::from_fused_op`]), which the plain pass calls instead, with no `Var` made around the
+//! gradients at all.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -22,7 +24,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use nabla_tensor::Tensor;
 
 use crate::mode::with_grad_enabled;
-use crate::var::{Var, VarId};
+use crate::var::{Recorded, Var, VarId};
 
 /// The gradients of a loss with respect to the leaves it was computed from.
 ///
@@ -115,42 +117,62 @@ impl Gradients {
 /// starts.
 const KEPT_CAPACITY: usize = 16;
 
-/// What [`propagate`] keeps of a gradient: the `Var` itself, for [`grad`] (whose results may be
-/// differentiated again), or only its value, for [`Var::backward_with`] (which hands back
-/// tensors, so keeping values saves building a second map). Sums are formed in the same kind.
-trait Kept: Sized {
-    fn from_grad(grad: Var) -> Self;
+/// The form [`propagate`] carries gradients in: `Var`s when the backward pass is recorded
+/// (`grad(.., create_graph = true)`: each gradient is an op on the tape, to be differentiated
+/// again), tensors when it is not (a plain `backward()`), so that no `Var` is made around each
+/// gradient passed on.
+trait Grad: Sized + Clone {
+    /// Whether `Var` rules record their ops while gradients of this form pass through them.
+    const RECORDED: bool;
+    fn shape(&self) -> &[usize];
     #[track_caller]
     fn plus(&self, other: &Self) -> Self;
+    /// The gradients of `op`'s inputs, given `self`, the gradient of its output `node`.
+    fn through(&self, op: &Recorded, node: &Var) -> Vec<Option<Self>>;
 }
 
-impl Kept for Var {
-    fn from_grad(grad: Var) -> Var {
-        grad
+impl Grad for Var {
+    const RECORDED: bool = true;
+    fn shape(&self) -> &[usize] {
+        Var::shape(self)
     }
     fn plus(&self, other: &Var) -> Var {
         self.add(other)
     }
+    fn through(&self, op: &Recorded, node: &Var) -> Vec<Option<Var>> {
+        (op.backward)(self, &op.inputs, node)
+    }
 }
 
-impl Kept for Tensor {
-    fn from_grad(grad: Var) -> Tensor {
-        grad.value()
+impl Grad for Tensor {
+    const RECORDED: bool = false;
+    fn shape(&self) -> &[usize] {
+        Tensor::shape(self)
     }
     fn plus(&self, other: &Tensor) -> Tensor {
         self.add(other)
     }
+    /// The op's plain rule if it has one, else its `Var` rule (run unrecorded) on the gradient
+    /// wrapped in a constant.
+    fn through(&self, op: &Recorded, node: &Var) -> Vec<Option<Tensor>> {
+        if let Some(plain) = &op.plain_backward {
+            return plain(self, &op.inputs, node);
+        }
+        let grads = (op.backward)(&Var::fixed(self.clone()), &op.inputs, node);
+        grads.into_iter().map(|g| g.map(|g| g.value())).collect()
+    }
 }
 
-/// Propagates `seed` (the gradient of `root`) back through the tape. Returns the gradient of
-/// every node for which `keep` says yes.
-fn propagate<K: Kept>(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&Var) -> bool) -> IdMap<K> {
+/// Propagates `seed` (the gradient of `root`) back through the tape, with the backward pass
+/// recorded when `G` is `Var` (see [`Grad`]). Returns the gradient of every node for which
+/// `keep` says yes.
+fn propagate<G: Grad>(root: &Var, seed: G, keep: &dyn Fn(&Var) -> bool) -> IdMap<G> {
     assert!(
         root.requires_grad(),
         "backward: this Var does not depend on any Var::new leaf (or was computed in no-grad mode), \
          so there is nothing to differentiate"
     );
-    with_grad_enabled(create_graph, || {
+    with_grad_enabled(G::RECORDED, || {
         // Room for a small network's gradients from the start: growing the map step by step
         // cost the tiny MLP workload (W6) three reallocations and rehashes per backward pass.
         let mut kept = IdMap::with_capacity_and_hasher(KEPT_CAPACITY, Default::default());
@@ -160,14 +182,14 @@ fn propagate<K: Kept>(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&
         // rule to apply, so their gradients go straight to `kept` (if wanted) instead; what
         // remains is small (a chain of ops keeps one or two entries waiting), so a sorted
         // `Vec` searched by bisection is all the structure it needs.
-        let mut pending: Vec<(VarId, Var, Var)> = Vec::with_capacity(4);
+        let mut pending: Vec<(VarId, Var, G)> = Vec::with_capacity(4);
         pending.push((root.id(), root.clone(), seed));
         while let Some((id, node, grad)) = pending.pop() {
             if keep(&node) {
-                kept.insert(id, K::from_grad(grad.clone()));
+                kept.insert(id, grad.clone());
             }
             let Some(op) = node.0.op.as_ref() else { continue };
-            let input_grads = (op.backward)(&grad, &op.inputs, &node);
+            let input_grads = grad.through(op, &node);
             assert_eq!(
                 input_grads.len(),
                 op.inputs.len(),
@@ -189,13 +211,13 @@ fn propagate<K: Kept>(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&
                 );
                 if input.is_leaf() {
                     if keep(input) {
-                        accumulate(&mut kept, input.id(), K::from_grad(input_grad));
+                        accumulate(&mut kept, input.id(), input_grad);
                     }
                     continue;
                 }
                 match pending.binary_search_by_key(&input.id(), |(id, _, _)| *id) {
                     Ok(i) => {
-                        let sum = pending[i].2.add(&input_grad);
+                        let sum = pending[i].2.plus(&input_grad);
                         pending[i].2 = sum;
                     }
                     Err(i) => pending.insert(i, (input.id(), input.clone(), input_grad)),
@@ -208,7 +230,7 @@ fn propagate<K: Kept>(root: &Var, seed: Var, create_graph: bool, keep: &dyn Fn(&
 
 /// Adds `grad` to the gradient kept for `id` (or keeps it, if it is the first).
 #[track_caller]
-fn accumulate<K: Kept>(kept: &mut IdMap<K>, id: VarId, grad: K) {
+fn accumulate<G: Grad>(kept: &mut IdMap<G>, id: VarId, grad: G) {
     match kept.entry(id) {
         Entry::Occupied(mut slot) => {
             let sum = slot.get().plus(&grad);
@@ -242,7 +264,7 @@ impl Var {
     #[track_caller]
     pub fn backward_with(&self, seed: &Tensor) -> Gradients {
         assert_eq!(seed.shape(), self.shape(), "backward_with: the seed gradient's shape must equal the output's");
-        let grads = propagate::<Tensor>(self, Var::fixed(seed.clone()), false, &|v: &Var| v.is_leaf());
+        let grads = propagate(self, seed.clone(), &|v: &Var| v.is_leaf());
         Gradients { grads }
     }
 }
@@ -268,7 +290,12 @@ pub fn grad(output: &Var, inputs: &[&Var], create_graph: bool) -> Vec<Option<Var
     let value = output.value();
     assert_eq!(value.len(), 1, "grad: the output has shape {:?}; it must be a single value", value.shape());
     let wanted: Vec<VarId> = inputs.iter().map(|v| v.id()).collect();
-    let mut kept =
-        propagate::<Var>(output, Var::fixed(value.ones_like()), create_graph, &|v: &Var| wanted.contains(&v.id()));
-    inputs.iter().map(|v| kept.remove(&v.id())).collect()
+    let keep = |v: &Var| wanted.contains(&v.id());
+    if create_graph {
+        let mut kept = propagate(output, Var::fixed(value.ones_like()), &keep);
+        inputs.iter().map(|v| kept.remove(&v.id())).collect()
+    } else {
+        let mut kept = propagate(output, value.ones_like(), &keep);
+        inputs.iter().map(|v| kept.remove(&v.id()).map(Var::fixed)).collect()
+    }
 }

@@ -79,10 +79,19 @@ impl VarId {
 /// `Var` ops, so that gradients of gradients can be taken.
 pub type BackwardFn = dyn Fn(&Var, &[Var], &Var) -> Vec<Option<Var>> + Send + Sync;
 
+/// A fused op's backward rule for a plain (unrecorded) backward pass: the same gradients as its
+/// [`BackwardFn`], computed on tensors with its fused kernels. Given alongside the `Var` rule
+/// ([`Var::from_fused_op`]), it spares the backward pass a `Var` around every gradient it
+/// passes on (see [`crate::backward`]).
+pub type PlainBackwardFn = dyn Fn(&Tensor, &[Var], &Var) -> Vec<Option<Tensor>> + Send + Sync;
+
 pub(crate) struct Recorded {
     pub(crate) name: &'static str,
     pub(crate) inputs: Vec<Var>,
     pub(crate) backward: Box<BackwardFn>,
+    /// The fused kernels' rule, for a plain backward pass; `None` for ops that have only the
+    /// `Var` rule.
+    pub(crate) plain_backward: Option<Box<PlainBackwardFn>>,
 }
 
 pub(crate) struct Node {
@@ -202,10 +211,35 @@ impl Var {
         inputs: &[&Var],
         backward: impl Fn(&Var, &[Var], &Var) -> Vec<Option<Var>> + Send + Sync + 'static,
     ) -> Var {
+        Var::record(name, value, inputs, Box::new(backward), None)
+    }
+
+    /// [`Var::from_op`] for a fused op, which has two backward rules: `backward` written with
+    /// `Var` ops, used when the backward pass is itself recorded (so that the gradient can be
+    /// differentiated again), and `plain_backward`, the same gradients from the op's fused
+    /// tensor kernels, used by a plain `backward()`. A test of the op holds the two together.
+    pub fn from_fused_op(
+        name: &'static str,
+        value: Tensor,
+        inputs: &[&Var],
+        backward: impl Fn(&Var, &[Var], &Var) -> Vec<Option<Var>> + Send + Sync + 'static,
+        plain_backward: impl Fn(&Tensor, &[Var], &Var) -> Vec<Option<Tensor>> + Send + Sync + 'static,
+    ) -> Var {
+        Var::record(name, value, inputs, Box::new(backward), Some(Box::new(plain_backward)))
+    }
+
+    /// The body of [`Var::from_op`] and [`Var::from_fused_op`].
+    fn record(
+        name: &'static str,
+        value: Tensor,
+        inputs: &[&Var],
+        backward: Box<BackwardFn>,
+        plain_backward: Option<Box<PlainBackwardFn>>,
+    ) -> Var {
         if !is_grad_enabled() || !inputs.iter().any(|v| v.requires_grad()) {
             return Var::fixed(value);
         }
-        let op = Recorded { name, inputs: inputs.iter().map(|&v| v.clone()).collect(), backward: Box::new(backward) };
+        let op = Recorded { name, inputs: inputs.iter().map(|&v| v.clone()).collect(), backward, plain_backward };
         let shape = IxDyn(value.shape());
         Var::node(Slot::Fixed(value), shape, true, Some(op))
     }

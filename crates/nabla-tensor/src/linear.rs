@@ -22,14 +22,14 @@
 //! assert_eq!(x.linear(&w, Some(&b)).to_vec_f32(), vec![1.5, 3.5, -1.5]);
 //! ```
 
-use ndarray::{ArcArray, IxDyn};
+use ndarray::{ArcArray, ArrayView2, IxDyn};
 
 use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::matmul::product_2d;
 use crate::reduce::column_sums;
-use crate::tensor::row_major_array;
 use crate::tensor::{dispatch2, Tensor};
+use crate::tensor::{row_major_array, row_major_elements};
 
 impl Tensor {
     /// `x·Wᵀ + b`; see the [module docs](self). A [`ShapeError`] when `x`'s last axis is not
@@ -58,14 +58,14 @@ impl Tensor {
         }
         // The leading axes folded into one (not `len / in`, which is 0 when `in` is).
         let rows: usize = x_shape[..x_shape.len() - 1].iter().product();
-        let x = self.contiguous();
         let mut out_shape = Vec::with_capacity(x_shape.len());
         out_shape.extend_from_slice(&x_shape[..x_shape.len() - 1]);
         out_shape.push(out_features);
-        let bias = bias.map(|b| b.to_dtype(self.dtype()));
-        let y = dispatch2!("linear", x, weight, xa, wa => {
-            let b = bias.as_ref().map(|b| b.as_array().expect("converted to x's dtype").clone());
-            Tensor::from_shared(linear_kernel(xa, wa, b.as_ref(), rows, &out_shape))
+        let converted_bias = bias.filter(|b| b.dtype() != self.dtype()).map(|b| b.to_dtype(self.dtype()));
+        let bias = converted_bias.as_ref().or(bias);
+        let y = dispatch2!("linear", self, weight, xa, wa => {
+            let b = bias.map(|b| b.as_array().expect("converted to x's dtype"));
+            Tensor::from_shared(linear_kernel(xa, wa, b, rows, &out_shape))
         });
         Ok(y)
     }
@@ -158,15 +158,14 @@ impl Tensor {
             x.dtype(),
             weight.dtype()
         );
-        let (g, x_rows) = (self.contiguous(), x.contiguous());
-        dispatch2!("linear_backward", g, x_rows, ga, xa => {
+        dispatch2!("linear_backward", self, x, ga, xa => {
             let wa = weight.as_array().expect("dtypes checked above");
             linear_backward_kernel(ga, xa, wa, [rows, in_features, out_features], x_shape, wanted)
         })
     }
 }
 
-/// [`Tensor::linear_backward`] on arrays of one element type: `g` and `x` row-major.
+/// [`Tensor::linear_backward`] on arrays of one element type.
 fn linear_backward_kernel<E: Element>(
     g: &ArcArray<E, IxDyn>,
     x: &ArcArray<E, IxDyn>,
@@ -175,16 +174,16 @@ fn linear_backward_kernel<E: Element>(
     x_shape: &[usize],
     wanted: LinearGradsWanted,
 ) -> LinearGrads {
-    let g2 = g.view().into_shape_with_order((rows, out_features)).expect("g is row-major");
-    let x2 = x.view().into_shape_with_order((rows, in_features)).expect("x is row-major");
+    // `g` and `x` folded to matrices (copied only if they are not row-major).
+    let (g, x) = (row_major_elements(g), row_major_elements(x));
+    let g2 = ArrayView2::from_shape((rows, out_features), &g).expect("g has rows × out elements");
+    let x2 = ArrayView2::from_shape((rows, in_features), &x).expect("x has rows × in elements");
     let w2 = w.view().into_dimensionality::<ndarray::Ix2>().expect("weight is 2-D");
     let as_tensor = |values: Vec<E>, shape: &[usize]| Tensor::from_shared(row_major_array(values, shape));
     LinearGrads {
         x: wanted.x.then(|| as_tensor(product_2d(g2.view(), w2.view()), x_shape)),
         weight: wanted.weight.then(|| as_tensor(product_2d(g2.t(), x2.view()), &[out_features, in_features])),
-        bias: wanted
-            .bias
-            .then(|| as_tensor(column_sums(g2.as_slice().expect("row-major"), out_features), &[out_features])),
+        bias: wanted.bias.then(|| as_tensor(column_sums(&g, out_features), &[out_features])),
     }
 }
 
@@ -201,15 +200,15 @@ fn linear_kernel<E: Element>(
         // Row by row: `[T]::repeat` doubles its copies through `memcpy` calls, which cost more
         // than the copying on a tiny network's 16-wide rows.
         Some(b) => {
-            let b = b.as_standard_layout();
-            let b = b.as_slice().expect("row-major");
+            let b = row_major_elements(b);
             let mut out = Vec::with_capacity(rows * out_features);
-            (0..rows).for_each(|_| out.extend_from_slice(b));
+            (0..rows).for_each(|_| out.extend_from_slice(&b));
             out
         }
         None => vec![E::zero(); rows * out_features],
     };
-    let x2 = x.view().into_shape_with_order((rows, in_features)).expect("x is row-major");
+    let x = row_major_elements(x);
+    let x2 = ArrayView2::from_shape((rows, in_features), &x).expect("x has rows × in elements");
     let w2 = w.view().into_dimensionality::<ndarray::Ix2>().expect("weight is 2-D");
     crate::matmul::gemm_accumulate(x2, w2.reversed_axes(), &mut out);
     row_major_array(out, out_shape)

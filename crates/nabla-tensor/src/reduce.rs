@@ -17,6 +17,7 @@ use crate::dtype::Element;
 use crate::error::{or_panic, ShapeError};
 use crate::tensor::row_major_array;
 use crate::tensor::{dispatch, Tensor};
+use crate::vector_math::with_widest_vectors;
 
 /// Checks that `axes` are distinct and in range for rank `ndim`; returns them sorted.
 pub fn check_axes(op: &'static str, shape: &[usize], axes: &[usize]) -> Result<Vec<usize>, ShapeError> {
@@ -196,10 +197,20 @@ pub(crate) fn column_sums<E: Element>(xs: &[E], cols: usize) -> Vec<E> {
     if xs.len() > PIECE || cols == 1 {
         return sum_row_major(xs, &[xs.len() / cols, cols], &[0], false).into_raw_vec_and_offset().0;
     }
+    // Each column still summed row after row (the same bits), the columns side by side in
+    // vector lanes.
     let mut sums = vec![E::zero(); cols];
-    for row in xs.chunks_exact(cols) {
-        sums.iter_mut().zip(row).for_each(|(s, &x)| *s = *s + x);
-    }
+    with_widest_vectors(
+        #[inline(always)]
+        || {
+            for row in xs.chunks_exact(cols) {
+                sums.iter_mut().zip(row).for_each(
+                    #[inline(always)]
+                    |(s, &x)| *s = *s + x,
+                );
+            }
+        },
+    );
     sums
 }
 

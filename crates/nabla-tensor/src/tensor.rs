@@ -12,6 +12,7 @@
 //! assert_eq!(y.to_scalar(), 42.0);
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 use ndarray::{ArcArray, ArrayBase, ArrayD, ArrayViewD, DataOwned, IxDyn};
@@ -336,6 +337,16 @@ impl fmt::Debug for Tensor {
 impl fmt::Display for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         dispatch!(self, a => fmt::Display::fmt(a, f))
+    }
+}
+
+/// The elements of `a` in row-major order: borrowed when `a` is row-major already (no copy,
+/// and no reference count touched, where [`Tensor::contiguous`] clones a handle), else
+/// copied out.
+pub(crate) fn row_major_elements<E: Element>(a: &ArcArray<E, IxDyn>) -> Cow<'_, [E]> {
+    match a.as_slice() {
+        Some(elements) => Cow::Borrowed(elements),
+        None => Cow::Owned(row_major_copy(a).into_raw_vec_and_offset().0),
     }
 }
 

@@ -20,7 +20,6 @@
 use nabla_tensor::ndarray::{ArrayD, IxDyn};
 use nabla_tensor::Tensor;
 
-use crate::mode::is_grad_enabled;
 use crate::Var;
 
 #[track_caller]
@@ -56,15 +55,21 @@ pub fn mse(predictions: &Var, targets: &Var) -> Var {
     let all: Vec<usize> = (0..d.ndim()).collect();
     let n = d.len() as f64;
     let value = d.mul(&d).sum_axes(&all, false).mul_scalar(1.0 / n);
-    Var::from_op("mse", value, &[predictions, targets], move |g, x, _| {
-        let p_grad = if is_grad_enabled() {
-            x[0].sub(&x[1]).mul(&g.mul_scalar(2.0 / n))
-        } else {
-            Var::fixed(d.mul(&g.read().mul_scalar(2.0 / n)))
-        };
-        let t_grad = x[1].requires_grad().then(|| p_grad.neg());
-        vec![x[0].requires_grad().then_some(p_grad), t_grad]
-    })
+    Var::from_fused_op(
+        "mse",
+        value,
+        &[predictions, targets],
+        move |g, x, _| {
+            let p_grad = x[0].sub(&x[1]).mul(&g.mul_scalar(2.0 / n));
+            let t_grad = x[1].requires_grad().then(|| p_grad.neg());
+            vec![x[0].requires_grad().then_some(p_grad), t_grad]
+        },
+        move |g, x, _| {
+            let p_grad = d.mul(&g.mul_scalar(2.0 / n));
+            let t_grad = x[1].requires_grad().then(|| p_grad.neg());
+            vec![x[0].requires_grad().then_some(p_grad), t_grad]
+        },
+    )
 }
 
 /// [`mse`] composed from primitives: `mean((p − t)²)` as `sub`, `square`, `mean`. The oracle

@@ -21,7 +21,8 @@
 use nabla_tensor::linear::LinearGradsWanted;
 use nabla_tensor::ShapeError;
 
-use crate::mode::is_grad_enabled;
+use nabla_tensor::Tensor;
+
 use crate::Var;
 
 impl Var {
@@ -32,13 +33,13 @@ impl Var {
         let operands = [self, weight, bias.unwrap_or(self)];
         let value = Var::read_all(operands, |[x, w, b]| x.try_linear(w, bias.and(Some(b))))?;
         let inputs = &operands[..2 + usize::from(bias.is_some())];
-        Ok(Var::from_op("linear", value, inputs, |g, x, _| {
-            if is_grad_enabled() {
-                backward_recorded(g, x)
-            } else {
-                backward_plain(g, x)
-            }
-        }))
+        Ok(Var::from_fused_op(
+            "linear",
+            value,
+            inputs,
+            |g, x, _| backward_recorded(g, x),
+            |g, x, _| backward_plain(g, x),
+        ))
     }
 
     /// [`try_linear`](Self::try_linear), panicking at the caller's line.
@@ -59,18 +60,18 @@ fn folded_shapes(x: &[Var]) -> ([usize; 2], [usize; 2]) {
 /// [`Tensor::linear_backward`](nabla_tensor::Tensor::linear_backward). The recorded rule below
 /// composes the same products from ops, so that the gradient can be differentiated again; the
 /// test `plain_and_recorded_backward_agree_and_differentiate_again` holds the two together.
-fn backward_plain(g: &Var, x: &[Var]) -> Vec<Option<Var>> {
+fn backward_plain(g: &Tensor, x: &[Var]) -> Vec<Option<Tensor>> {
     let wanted = LinearGradsWanted {
         x: x[0].requires_grad(),
         weight: x[1].requires_grad(),
         bias: x.len() == 3 && x[2].requires_grad(),
     };
     // Read together: `x` and `W` may be the same Var (`x.linear(&x, None)`).
-    let grads = Var::read_all([g, &x[0], &x[1]], |[g, x, w]| g.linear_backward(x, w, wanted));
+    let grads = Var::read_all([&x[0], &x[1]], |[x, w]| g.linear_backward(x, w, wanted));
     let mut out = Vec::with_capacity(x.len());
-    out.extend([grads.x.map(Var::fixed), grads.weight.map(Var::fixed)]);
+    out.extend([grads.x, grads.weight]);
     if x.len() == 3 {
-        out.push(grads.bias.map(Var::fixed));
+        out.push(grads.bias);
     }
     out
 }

@@ -5,21 +5,19 @@
 //! the mask as a constant, which differentiates in `ȳ` to the same masking (and in `x` to 0,
 //! almost everywhere).
 
-use nabla_tensor::Tensor;
-
-use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
     /// `max(self, 0)` elementwise.
     pub fn relu(&self) -> Var {
         let value = self.read().relu();
-        Var::from_op("relu", value, &[self], |g, x, _| {
-            if is_grad_enabled() {
-                return vec![Some(g.mul(&Var::fixed(x[0].read().gt_scalar(0.0))))];
-            }
-            vec![Some(Var::fixed(Var::read_pair(g, &x[0], Tensor::relu_backward)))]
-        })
+        Var::from_fused_op(
+            "relu",
+            value,
+            &[self],
+            |g, x, _| vec![Some(g.mul(&Var::fixed(x[0].read().gt_scalar(0.0))))],
+            |g, x, _| vec![Some(g.relu_backward(&x[0].read()))],
+        )
     }
 }
 
