@@ -96,10 +96,6 @@ pub(crate) struct Recorded {
 
 pub(crate) struct Node {
     pub(crate) id: VarId,
-    /// The value's shape, kept beside it: it never changes (`set_value` and `update_value`
-    /// check), and every op and every backward step reads it, so reading it takes no lock.
-    /// (`IxDyn` stores up to four axes inline: no allocation.)
-    shape: IxDyn,
     value: Slot,
     /// How many times the value has been replaced or changed in place (see [`Var::version`]).
     version: AtomicU64,
@@ -137,8 +133,11 @@ impl Drop for Node {
 enum Slot {
     /// Never replaced: read directly.
     Fixed(Tensor),
-    /// May be replaced: read under the lock.
-    Settable(RwLock<Tensor>),
+    /// May be replaced: read under the lock. The value's shape is kept beside it: it never
+    /// changes (`set_value` and `update_value` check), and every op and every backward step
+    /// reads it, so reading it takes no lock. (`IxDyn` stores up to four axes inline: no
+    /// allocation.)
+    Settable { value: RwLock<Tensor>, shape: IxDyn },
 }
 
 /// A borrowed value: directly, or under its read lock (see [`Slot`]).
@@ -164,23 +163,22 @@ impl Deref for ValueRef<'_> {
 pub struct Var(pub(crate) Arc<Node>);
 
 impl Var {
-    fn node(value: Slot, shape: IxDyn, requires_grad: bool, op: Option<Recorded>) -> Var {
+    fn node(value: Slot, requires_grad: bool, op: Option<Recorded>) -> Var {
         let after = op.as_ref().map_or(0, |op| op.inputs.iter().map(|v| v.id().tick()).max().unwrap_or(0));
         let id = VarId::next(after);
-        Var(Arc::new(Node { id, shape, value, version: AtomicU64::new(0), requires_grad, op }))
+        Var(Arc::new(Node { id, value, version: AtomicU64::new(0), requires_grad, op }))
     }
 
     fn leaf(value: Tensor, requires_grad: bool) -> Var {
         let shape = IxDyn(value.shape());
-        Var::node(Slot::Settable(RwLock::new(value)), shape, requires_grad, None)
+        Var::node(Slot::Settable { value: RwLock::new(value), shape }, requires_grad, None)
     }
 
     /// A constant whose value is never replaced (a gradient, a mask, the result of an op that
     /// records nothing), so that it is read without a lock (see [`Slot`]). Ops and backward
     /// rules make their constants with this; a user's [`Var::constant`] stays settable.
     pub(crate) fn fixed(value: Tensor) -> Var {
-        let shape = IxDyn(value.shape());
-        Var::node(Slot::Fixed(value), shape, false, None)
+        Var::node(Slot::Fixed(value), false, None)
     }
 
     /// A leaf that gradients flow to: a parameter or an input you differentiate with respect to.
@@ -240,8 +238,7 @@ impl Var {
             return Var::fixed(value);
         }
         let op = Recorded { name, inputs: inputs.iter().map(|&v| v.clone()).collect(), backward, plain_backward };
-        let shape = IxDyn(value.shape());
-        Var::node(Slot::Fixed(value), shape, true, Some(op))
+        Var::node(Slot::Fixed(value), true, Some(op))
     }
 
     /// The value, borrowed (under its read lock if it has one, see [`Slot`]): how an op reads
@@ -251,7 +248,9 @@ impl Var {
     pub(crate) fn read(&self) -> ValueRef<'_> {
         match &self.0.value {
             Slot::Fixed(value) => ValueRef::Fixed(value),
-            Slot::Settable(lock) => ValueRef::Locked(lock.read().expect("a Var's value lock is never poisoned")),
+            Slot::Settable { value, .. } => {
+                ValueRef::Locked(value.read().expect("a Var's value lock is never poisoned"))
+            }
         }
     }
 
@@ -260,7 +259,7 @@ impl Var {
     #[track_caller]
     fn settable(&self, what: &str) -> &RwLock<Tensor> {
         match &self.0.value {
-            Slot::Settable(lock) => lock,
+            Slot::Settable { value, .. } => value,
             Slot::Fixed(_) => panic!(
                 "{what}: only a Var made by Var::new or Var::constant can be set; this one holds a fixed value \
                  (an op's result computed without recording, or a gradient or mask made by nabla); make a \
@@ -362,10 +361,13 @@ impl Var {
         self.0.version.load(Ordering::Acquire)
     }
 
-    /// The shape of the value, borrowed (it is kept beside the value, so reading it takes no
-    /// lock and allocates nothing).
+    /// The shape of the value, borrowed (read without a lock: a settable leaf keeps a copy of
+    /// its shape beside the value, see [`Slot`]).
     pub fn shape(&self) -> &[usize] {
-        self.0.shape.slice()
+        match &self.0.value {
+            Slot::Fixed(value) => value.shape(),
+            Slot::Settable { shape, .. } => shape.slice(),
+        }
     }
 
     /// The number of axes of the value.

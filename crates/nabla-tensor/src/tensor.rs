@@ -407,7 +407,20 @@ pub(crate) fn row_major_array<S: DataOwned>(values: Vec<S::Elem>, shape: &[usize
     // SAFETY: the shape is addressable (checked by `elements`) and, with the default row-major
     // strides ndarray derives for it, reaches exactly the `values.len()` elements given (all
     // strides are zero when an axis is empty).
-    unsafe { ArrayBase::from_shape_vec_unchecked(IxDyn(shape), values) }
+    //
+    // Built with a fixed rank where there is one and then made dynamic: ndarray derives the
+    // strides of a fixed-rank shape with plain arithmetic, where for a dynamic one it builds
+    // and fills a second dynamic-rank index (on a tiny network's tensors that was a tenth of a
+    // training step).
+    unsafe {
+        match *shape {
+            [n] => ArrayBase::from_shape_vec_unchecked(n, values).into_dyn(),
+            [rows, cols] => ArrayBase::from_shape_vec_unchecked((rows, cols), values).into_dyn(),
+            [a, b, c] => ArrayBase::from_shape_vec_unchecked((a, b, c), values).into_dyn(),
+            [a, b, c, d] => ArrayBase::from_shape_vec_unchecked((a, b, c, d), values).into_dyn(),
+            _ => ArrayBase::from_shape_vec_unchecked(IxDyn(shape), values),
+        }
+    }
 }
 
 /// The number of elements of `shape`.
