@@ -361,8 +361,8 @@ impl Var {
         self.0.version.load(Ordering::Acquire)
     }
 
-    /// The shape of the value, borrowed (read without a lock: a settable leaf keeps a copy of
-    /// its shape beside the value, see [`Slot`]).
+    /// The shape of the value, borrowed (read without a lock: a leaf that can be
+    /// [set](Var::set_value) keeps a copy of its shape beside the value).
     pub fn shape(&self) -> &[usize] {
         match &self.0.value {
             Slot::Fixed(value) => value.shape(),

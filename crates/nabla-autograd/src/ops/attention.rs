@@ -20,7 +20,6 @@
 use nabla_tensor::Tensor;
 
 use crate::backward::grad;
-use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
@@ -34,17 +33,21 @@ impl Var {
     pub fn attention(&self, k: &Var, v: &Var, scale: f64, causal: bool) -> Var {
         let out = self.value().attention_forward(&k.value(), &v.value(), scale, causal);
         let weights = out.weights;
-        Var::from_op("attention", out.output, &[self, k, v], move |g, x, _| {
-            if is_grad_enabled() {
-                // Recording the backward pass: the vector–Jacobian product of the composed
-                // form, taken through its own recorded tape.
+        Var::from_fused_op(
+            "attention",
+            out.output,
+            &[self, k, v],
+            // Recording the backward pass: the vector–Jacobian product of the composed form,
+            // taken through its own recorded tape.
+            move |g, x, _| {
                 let out = attention_composed(&x[0], &x[1], &x[2], scale, causal);
-                return grad(&out.mul(g).sum(), &[&x[0], &x[1], &x[2]], true);
-            }
-            let (dq, dk, dv) =
-                x[0].value().attention_backward(&x[1].value(), &x[2].value(), &weights, &g.value(), scale);
-            vec![Some(Var::fixed(dq)), Some(Var::fixed(dk)), Some(Var::fixed(dv))]
-        })
+                grad(&out.mul(g).sum(), &[&x[0], &x[1], &x[2]], true)
+            },
+            move |g, x, _| {
+                let (dq, dk, dv) = x[0].value().attention_backward(&x[1].value(), &x[2].value(), &weights, g, scale);
+                vec![Some(dq), Some(dk), Some(dv)]
+            },
+        )
     }
 }
 

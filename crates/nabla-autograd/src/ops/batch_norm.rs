@@ -17,7 +17,6 @@
 
 use nabla_tensor::Tensor;
 
-use crate::mode::is_grad_enabled;
 use crate::Var;
 
 /// The statistics of the batch, for the layer's running averages.
@@ -45,24 +44,26 @@ impl Var {
         inputs.extend(weight);
         inputs.extend(bias);
         let (mean, var) = (out.mean, out.var);
-        let y = Var::from_op("batch_norm", out.y, &inputs, move |g, x, _| {
-            let weight = has_weight.then(|| &x[1]);
-            if is_grad_enabled() {
-                // Recording the backward pass (second derivatives): the same formula in
-                // differentiable ops.
-                return backward_composed(&x[0], weight, has_bias, g, eps);
-            }
-            let grads =
-                x[0].value().batch_norm_backward(&g.value(), &mean, &var, weight.map(|w| w.value()).as_ref(), eps);
-            let mut out = vec![Some(Var::fixed(grads.x))];
-            if has_weight {
-                out.push(Some(Var::fixed(grads.weight)));
-            }
-            if has_bias {
-                out.push(Some(Var::fixed(grads.bias)));
-            }
-            out
-        });
+        let y = Var::from_fused_op(
+            "batch_norm",
+            out.y,
+            &inputs,
+            // Recording the backward pass (second derivatives): the same formula in
+            // differentiable ops.
+            move |g, x, _| backward_composed(&x[0], has_weight.then(|| &x[1]), has_bias, g, eps),
+            move |g, x, _| {
+                let weight = has_weight.then(|| x[1].value());
+                let grads = x[0].read().batch_norm_backward(g, &mean, &var, weight.as_ref(), eps);
+                let mut out = vec![Some(grads.x)];
+                if has_weight {
+                    out.push(Some(grads.weight));
+                }
+                if has_bias {
+                    out.push(Some(grads.bias));
+                }
+                out
+            },
+        );
         (y, stats)
     }
 }

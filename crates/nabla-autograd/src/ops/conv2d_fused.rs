@@ -16,7 +16,6 @@
 
 use nabla_tensor::{Conv2dSpec, ShapeError, Tensor};
 
-use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
@@ -51,22 +50,36 @@ impl Var {
         let value = self.value().try_conv2d_fused(&weight.value(), bias.map(Var::value).as_ref(), relu, spec)?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        Ok(Var::from_op("conv2d_fused", value, &inputs, move |g, x, y| {
-            let z_grad = match (relu, is_grad_enabled()) {
-                (false, _) => g.clone(),
-                // Recording: the mask is a constant, as in ReLU's own recorded rule.
-                (true, true) => g.mul(&Var::fixed(y.read().gt_scalar(0.0))),
-                (true, false) => Var::fixed(Var::read_pair(g, y, Tensor::relu_backward)),
-            };
-            let mut grads = vec![
-                x[0].requires_grad().then(|| Var::conv2d_backward_input(&z_grad, &x[1], x[0].shape(), spec)),
-                x[1].requires_grad().then(|| Var::conv2d_backward_weight(&x[0], &z_grad, x[1].shape(), spec)),
-            ];
-            if x.len() == 3 {
-                grads.push(x[2].requires_grad().then(|| z_grad.sum_axes(&[0, 2, 3], false)));
-            }
-            grads
-        }))
+        Ok(Var::from_fused_op(
+            "conv2d_fused",
+            value,
+            &inputs,
+            move |g, x, y| {
+                // The mask is a constant, as in ReLU's own recorded rule.
+                let z_grad = if relu { g.mul(&Var::fixed(y.read().gt_scalar(0.0))) } else { g.clone() };
+                let mut grads = vec![
+                    x[0].requires_grad().then(|| Var::conv2d_backward_input(&z_grad, &x[1], x[0].shape(), spec)),
+                    x[1].requires_grad().then(|| Var::conv2d_backward_weight(&x[0], &z_grad, x[1].shape(), spec)),
+                ];
+                if x.len() == 3 {
+                    grads.push(x[2].requires_grad().then(|| z_grad.sum_axes(&[0, 2, 3], false)));
+                }
+                grads
+            },
+            move |g, x, y| {
+                let z_grad = if relu { g.relu_backward(&y.read()) } else { g.clone() };
+                let mut grads = vec![
+                    x[0].requires_grad()
+                        .then(|| Tensor::conv2d_backward_input(&z_grad, &x[1].read(), x[0].shape(), spec)),
+                    x[1].requires_grad()
+                        .then(|| Tensor::conv2d_backward_weight(&x[0].read(), &z_grad, x[1].shape(), spec)),
+                ];
+                if x.len() == 3 {
+                    grads.push(x[2].requires_grad().then(|| z_grad.sum_axes(&[0, 2, 3], false)));
+                }
+                grads
+            },
+        ))
     }
 
     /// [`try_conv2d_fused`](Self::try_conv2d_fused), panicking at the caller's line.

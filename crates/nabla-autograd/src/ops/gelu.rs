@@ -12,21 +12,23 @@
 
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
-use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
     /// Exact GELU, `x·Φ(x)`, elementwise (as PyTorch's `gelu` and Keras' `gelu(approximate=False)`).
     pub fn gelu(&self) -> Var {
-        Var::from_op("gelu", self.value().gelu(), &[self], |g, x, _| {
-            let x = &x[0];
-            if is_grad_enabled() {
+        Var::from_fused_op(
+            "gelu",
+            self.read().gelu(),
+            &[self],
+            |g, x, _| {
+                let x = &x[0];
                 let cdf = x.mul_scalar(FRAC_1_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5);
                 let pdf = x.square().mul_scalar(-0.5).exp().mul_scalar(0.5 * FRAC_2_SQRT_PI * FRAC_1_SQRT_2);
-                return vec![Some(g.mul(&cdf.add(&x.mul(&pdf))))];
-            }
-            vec![Some(Var::fixed(x.value().gelu_backward(&g.value())))]
-        })
+                vec![Some(g.mul(&cdf.add(&x.mul(&pdf))))]
+            },
+            |g, x, _| vec![Some(x[0].read().gelu_backward(g))],
+        )
     }
 }
 

@@ -12,7 +12,6 @@
 //! calls it five times per step); fused it is one op whose forward and backward are the two
 //! kernels of `nabla_tensor::layer_norm`, where the backward formula is written out.
 
-use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
@@ -44,23 +43,29 @@ impl Var {
         inputs.extend(weight);
         inputs.extend(bias);
         let (mean, rstd) = (out.mean, out.rstd);
-        Var::from_op("layer_norm", out.y, &inputs, move |g, x, _| {
-            let weight = has_weight.then(|| &x[1]);
-            let bias = has_bias.then(|| &x[x.len() - 1]);
-            if is_grad_enabled() {
-                return backward_composed(&x[0], k, weight, bias, g, eps);
-            }
-            let grads =
-                x[0].value().layer_norm_backward(&g.value(), d, &mean, &rstd, weight.map(|w| w.value()).as_ref());
-            let mut out = vec![Some(Var::fixed(grads.x))];
-            if let Some(w) = weight {
-                out.push(Some(Var::fixed(grads.weight.reshape(w.shape()))));
-            }
-            if let Some(b) = bias {
-                out.push(Some(Var::fixed(grads.bias.reshape(b.shape()))));
-            }
-            out
-        })
+        Var::from_fused_op(
+            "layer_norm",
+            out.y,
+            &inputs,
+            move |g, x, _| {
+                let weight = has_weight.then(|| &x[1]);
+                let bias = has_bias.then(|| &x[x.len() - 1]);
+                backward_composed(&x[0], k, weight, bias, g, eps)
+            },
+            move |g, x, _| {
+                let weight = has_weight.then(|| &x[1]);
+                let bias = has_bias.then(|| &x[x.len() - 1]);
+                let grads = x[0].read().layer_norm_backward(g, d, &mean, &rstd, weight.map(|w| w.value()).as_ref());
+                let mut out = vec![Some(grads.x)];
+                if let Some(w) = weight {
+                    out.push(Some(grads.weight.reshape(w.shape())));
+                }
+                if let Some(b) = bias {
+                    out.push(Some(grads.bias.reshape(b.shape())));
+                }
+                out
+            },
+        )
     }
 }
 

@@ -12,7 +12,6 @@
 //! per time step, sixty-four steps per sequence in the benchmark's language model. Fused it is
 //! one op; its kernels and the backward formula are in `nabla_tensor::lstm_cell`.
 
-use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
@@ -26,15 +25,18 @@ impl Var {
     pub fn lstm_cell(&self, c: &Var) -> Var {
         let out = self.value().lstm_cell_forward(&c.value());
         let activations = out.activations;
-        Var::from_op("lstm_cell", out.packed, &[self, c], move |g, x, _| {
-            if is_grad_enabled() {
-                // Recording the backward pass: the vector–Jacobian product of the composed form,
-                // written out with differentiable ops.
-                return backward_composed(&x[0], &x[1], g);
-            }
-            let (dz, dc) = activations.lstm_cell_backward(&x[1].value(), &g.value());
-            vec![Some(Var::fixed(dz)), Some(Var::fixed(dc))]
-        })
+        Var::from_fused_op(
+            "lstm_cell",
+            out.packed,
+            &[self, c],
+            // Recording the backward pass: the vector–Jacobian product of the composed form,
+            // written out with differentiable ops.
+            |g, x, _| backward_composed(&x[0], &x[1], g),
+            move |g, x, _| {
+                let (dz, dc) = activations.lstm_cell_backward(&x[1].read(), g);
+                vec![Some(dz), Some(dc)]
+            },
+        )
     }
 }
 

@@ -17,7 +17,6 @@
 //! `nabla_tensor::lstm_sequence`.
 
 use crate::backward::grad;
-use crate::mode::is_grad_enabled;
 use crate::ops::lstm_cell::lstm_cell_composed;
 use crate::Var;
 
@@ -33,16 +32,18 @@ impl Var {
     pub fn lstm_sequence(&self, w_hh: &Var, h0: &Var, c0: &Var) -> Var {
         let out = self.value().lstm_sequence_forward(&w_hh.value(), &h0.value(), &c0.value());
         let (packed, activations) = (out.packed.clone(), out.activations);
-        Var::from_op("lstm_sequence", out.packed, &[self, w_hh, h0, c0], move |g, x, _| {
-            if is_grad_enabled() {
-                // Recording the backward pass: the vector–Jacobian product of the composed
-                // form, taken through its own recorded tape.
-                return backward_composed(x, g);
-            }
-            let grads =
-                activations.lstm_sequence_backward(&packed, &x[1].value(), &x[2].value(), &x[3].value(), &g.value());
-            [grads.projected, grads.weight_hh, grads.h0, grads.c0].into_iter().map(|t| Some(Var::fixed(t))).collect()
-        })
+        Var::from_fused_op(
+            "lstm_sequence",
+            out.packed,
+            &[self, w_hh, h0, c0],
+            // Recording the backward pass: the vector–Jacobian product of the composed form,
+            // taken through its own recorded tape.
+            |g, x, _| backward_composed(x, g),
+            move |g, x, _| {
+                let grads = activations.lstm_sequence_backward(&packed, &x[1].value(), &x[2].value(), &x[3].value(), g);
+                [grads.projected, grads.weight_hh, grads.h0, grads.c0].into_iter().map(Some).collect()
+            },
+        )
     }
 }
 

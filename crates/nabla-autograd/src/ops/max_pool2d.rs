@@ -43,17 +43,18 @@ impl Var {
             // Nothing will be differentiated (inference): the values alone.
             return Ok(Var::fixed(self.value().try_max_pool2d(spec)?));
         }
-        let input = self.value();
-        let values = input.try_max_pool2d(spec)?;
-        Ok(Var::from_op("max_pool2d", values, &[self], move |g, x, _| {
-            if crate::is_grad_enabled() {
+        let values = self.read().try_max_pool2d(spec)?;
+        Ok(Var::from_fused_op(
+            "max_pool2d",
+            values,
+            &[self],
+            move |g, x, _| {
                 // The backward is being recorded: it needs the indices, to be differentiable.
-                let (_, indices) = input.max_pool2d_with_indices(spec);
+                let (_, indices) = x[0].read().max_pool2d_with_indices(spec);
                 vec![Some(scatter_to(g, Arc::new(indices), x[0].shape()))]
-            } else {
-                vec![Some(Var::fixed(input.max_pool2d_input_grad(&g.value(), spec)))]
-            }
-        }))
+            },
+            move |g, x, _| vec![Some(x[0].read().max_pool2d_input_grad(g, spec))],
+        ))
     }
 
     /// [`try_max_pool2d`](Self::try_max_pool2d), panicking at the caller's line.

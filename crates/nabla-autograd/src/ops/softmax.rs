@@ -14,7 +14,6 @@
 //! and one pass each way (`nabla_tensor::Tensor::softmax_backward`). When the backward pass is
 //! recorded (second derivatives), the same formulas are written with differentiable ops.
 
-use crate::mode::is_grad_enabled;
 use crate::Var;
 
 impl Var {
@@ -23,24 +22,26 @@ impl Var {
     #[track_caller]
     pub fn softmax(&self, axis: usize) -> Var {
         let value = crate::or_panic(self.value().try_softmax(axis));
-        Var::from_op("softmax", value, &[self], move |g, _, y| {
-            if is_grad_enabled() {
-                return vec![Some(y.mul(&g.sub(&g.mul(y).sum_axes(&[axis], true))))];
-            }
-            vec![Some(Var::fixed(y.value().softmax_backward(&g.value(), axis)))]
-        })
+        Var::from_fused_op(
+            "softmax",
+            value,
+            &[self],
+            move |g, _, y| vec![Some(y.mul(&g.sub(&g.mul(y).sum_axes(&[axis], true))))],
+            move |g, _, y| vec![Some(y.read().softmax_backward(g, axis))],
+        )
     }
 
     /// `log softmax` along `axis`: `x − logsumexp(x)`, finite wherever `x` is.
     #[track_caller]
     pub fn log_softmax(&self, axis: usize) -> Var {
         let value = crate::or_panic(self.value().try_log_softmax(axis));
-        Var::from_op("log_softmax", value, &[self], move |g, _, y| {
-            if is_grad_enabled() {
-                return vec![Some(g.sub(&y.exp().mul(&g.sum_axes(&[axis], true))))];
-            }
-            vec![Some(Var::fixed(y.value().log_softmax_backward(&g.value(), axis)))]
-        })
+        Var::from_fused_op(
+            "log_softmax",
+            value,
+            &[self],
+            move |g, _, y| vec![Some(g.sub(&y.exp().mul(&g.sum_axes(&[axis], true))))],
+            move |g, _, y| vec![Some(y.read().log_softmax_backward(g, axis))],
+        )
     }
 }
 
