@@ -60,6 +60,9 @@ pub fn report(run: &Run<'_>) -> String {
     } else {
         let files: Vec<String> = run.compare.iter().map(|f| format!("`{}`", f.display())).collect();
         let _ = writeln!(out, "- **peers:** {} ({} figures)", files.join(", "), run.peers.len());
+        if let Some(check) = machine_check(run.records, run.peers) {
+            let _ = writeln!(out, "- **same machine?** {check}");
+        }
     }
     out.push_str(
         "\nRatios are nabla / other on figures where higher is better: above 1.00 nabla is ahead, \
@@ -100,6 +103,37 @@ pub fn report(run: &Run<'_>) -> String {
     out
 }
 
+/// How far apart two machines' gemm figures may be and still count as the same machine: the
+/// spread WORKLOADS.md expects between runs an hour apart.
+const SAME_MACHINE: f64 = 0.15;
+
+/// Whether the peer figures were taken on a machine like this one, judged by the one program
+/// both measured: the gemm crate's matrix product (W0, n = 1024, same thread count), in this
+/// run and in the `--compare` files. `None` when either lacks it.
+fn machine_check(records: &[Record], peers: &[Record]) -> Option<String> {
+    let here = records.iter().find(|r| r.workload == "W0" && r.variant == "n1024" && r.framework == "gemm-crate")?;
+    let there = best(
+        report::comparable(peers, "W0", "n1024", &here.metric, here.threads)
+            .into_iter()
+            .filter(|p| p.framework.starts_with("gemm-crate")),
+    )?;
+    let speed = here.value / there.value;
+    let figures = format!(
+        "the gemm crate's n = 1024 product reached {} GFLOP/s in this run and {} ({}) in the peer files",
+        figure(here.value),
+        figure(there.value),
+        there.framework
+    );
+    Some(if (speed - 1.0).abs() <= SAME_MACHINE {
+        format!("yes, as far as matrix products tell: {figures}.")
+    } else {
+        format!(
+            "**no**: {figures}, so this machine multiplies matrices {speed:.2}× as fast and the ratios to \
+             those peers are not like for like. `xtask/peers/run_pytorch.sh` re-measures PyTorch here."
+        )
+    })
+}
+
 /// The summary table: one row per workload and variant.
 fn summary(run: &Run<'_>) -> String {
     let headers = [
@@ -125,8 +159,12 @@ fn summary(run: &Run<'_>) -> String {
             };
             let reference = workload
                 .reference
-                .and_then(|name| ours.iter().find(|r| r.framework == name && r.variant == variant))
-                .map_or_else(report::dash, |r| format!("{} ({})", ratio(nabla, r), r.framework));
+                .and_then(|to| {
+                    Some((to.bar, ours.iter().find(|r| r.framework == to.framework && r.variant == variant)?))
+                })
+                .map_or_else(report::dash, |(bar, r)| {
+                    format!("{} ({}, bar {bar:.2})", ratio_to(nabla, r, bar), r.framework)
+                });
             let peers = report::comparable(run.peers, &nabla.workload, variant, &nabla.metric, nabla.threads);
             let pytorch = best(peers.iter().copied().filter(|p| p.framework.starts_with(PYTORCH)));
             let burn = best(peers.iter().copied().filter(|p| p.framework.starts_with(BURN)));
@@ -213,11 +251,16 @@ fn best<'a>(records: impl Iterator<Item = &'a Record>) -> Option<&'a Record> {
 
 /// `nabla / other`, bold and marked ✗ below 1.
 fn ratio(nabla: &Record, other: &Record) -> String {
+    ratio_to(nabla, other, 1.0)
+}
+
+/// `nabla / other`, bold and marked ✗ below `bar`.
+fn ratio_to(nabla: &Record, other: &Record, bar: f64) -> String {
     if other.value <= 0.0 {
         return report::dash();
     }
     let r = nabla.value / other.value;
-    if r < 1.0 {
+    if r < bar {
         format!("**{r:.2}** ✗")
     } else {
         format!("{r:.2}")
@@ -342,6 +385,24 @@ mod tests {
         assert_eq!(section.lines().filter(|l| l.starts_with("| sgd |")).count(), 6, "{section}");
         assert!(!section.contains("keras-jax-jit"));
         assert!(section.contains("| sgd | **nabla** | 1.0 | 20,000 | - | 30.0 | this run |"), "{section}");
+    }
+
+    #[test]
+    fn the_machine_check_compares_the_gemm_crate_here_and_in_the_peer_files() {
+        let gemm = |framework: &str, value: f64| Record {
+            workload: "W0".into(),
+            variant: "n1024".into(),
+            metric: "gflops".into(),
+            ..record(framework, "n1024", value, 2, 50.0)
+        };
+        let here = [gemm("nabla", 470.0), gemm("gemm-crate", 480.0)];
+        let peers = [gemm("gemm-crate", 200.0), gemm("gemm-crate-x86v4", 214.0), gemm("pytorch-eager", 188.0)];
+        let text = machine_check(&here, &peers).unwrap();
+        assert!(text.starts_with("**no**") && text.contains("2.24×") && text.contains("gemm-crate-x86v4"), "{text}");
+        let alike = machine_check(&[gemm("gemm-crate", 220.0)], &peers).unwrap();
+        assert!(alike.starts_with("yes"), "{alike}");
+        assert!(machine_check(&here[..1], &peers).is_none());
+        assert!(machine_check(&here, &peers[2..]).is_none());
     }
 
     #[test]

@@ -163,7 +163,7 @@ fn workload_table(workload: &Workload, ours: &[&Record], peers: &[Record]) -> St
     let find = |framework: &str, variant: &str| {
         ours.iter().find(|r| r.framework == framework && r.variant == variant).copied()
     };
-    let reference = workload.reference.filter(|r| frameworks.contains(r));
+    let reference = workload.reference.map(|r| r.framework).filter(|r| frameworks.contains(r));
     let threads = ours[0].threads;
     let compare = !peers.is_empty();
 

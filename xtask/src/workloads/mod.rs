@@ -12,7 +12,7 @@
 //!     id: "W1",
 //!     summary: "MLP 784-512-512-10 training step, batch 128 (samples/s)",
 //!     notes: "inputs N(0,1), 4 batches in rotation",
-//!     reference: None,
+//!     reference: None, // or Some(Reference { framework: "gemm-crate", bar: 0.9 })
 //!     runners: &[Runner { framework: "nabla", version: nabla_version, run: run_nabla }],
 //! };
 //!
@@ -55,9 +55,17 @@ pub struct Workload {
     /// How it is measured, where the summary does not say (printed under the table; may be empty).
     pub notes: &'static str,
     /// The framework nabla is divided by in the report's ratio column, if any.
-    pub reference: Option<&'static str>,
+    pub reference: Option<Reference>,
     /// One runner per framework; nabla's comes first.
     pub runners: &'static [Runner],
+}
+
+/// An in-run reference: a framework measured beside nabla, and the ratio nabla / it that
+/// nabla must reach (the report marks a ratio below it).
+#[derive(Clone, Copy, Debug)]
+pub struct Reference {
+    pub framework: &'static str,
+    pub bar: f64,
 }
 
 /// Measures one framework on one workload.
@@ -136,8 +144,9 @@ mod tests {
                 assert!(w.runners[..j].iter().all(|o| o.framework != r.framework), "{} twice in {}", r.framework, w.id);
             }
             assert_eq!(w.runners.first().map(|r| r.framework), Some("nabla"), "{}: nabla runs first", w.id);
-            if let Some(reference) = w.reference {
-                assert!(w.runner(reference).is_some(), "{}: reference {reference} has no runner", w.id);
+            if let Some(Reference { framework, bar }) = w.reference {
+                assert!(w.runner(framework).is_some(), "{}: reference {framework} has no runner", w.id);
+                assert!(bar > 0.0 && bar <= 1.0, "{}: bar {bar}", w.id);
             }
         }
         assert_eq!(find("w0").map(|w| w.id), Some("W0"));
