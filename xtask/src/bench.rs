@@ -84,6 +84,10 @@ pub fn bench(options: &BenchOptions) -> Result<(), Failure> {
     write_results(&out, &all)?;
     println!();
     print!("{}", report::table(&options.workloads, &records, &peers));
+    if let Some(check) = markdown::machine_check(&records, &peers) {
+        // The report's sentence without its Markdown.
+        println!("\nsame machine as the peers? {}", check.replace("**", "").replace('`', ""));
+    }
     if let Some(build) = &build {
         println!("{}", report::build(build));
     }

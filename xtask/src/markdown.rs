@@ -110,7 +110,7 @@ const SAME_MACHINE: f64 = 0.15;
 /// Whether the peer figures were taken on a machine like this one, judged by the one program
 /// both measured: the gemm crate's matrix product (W0, n = 1024, same thread count), in this
 /// run and in the `--compare` files. `None` when either lacks it.
-fn machine_check(records: &[Record], peers: &[Record]) -> Option<String> {
+pub fn machine_check(records: &[Record], peers: &[Record]) -> Option<String> {
     let here = records.iter().find(|r| r.workload == "W0" && r.variant == "n1024" && r.framework == "gemm-crate")?;
     let there = best(
         report::comparable(peers, "W0", "n1024", &here.metric, here.threads)
