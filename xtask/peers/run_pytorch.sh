@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every PyTorch-eager workload/variant of WORKLOADS.md, each in its own process, with the
-# allocator settings the peer figures were taken with, appending one JSON line per run to OUT.
+# Runs PyTorch eager on the workloads of WORKLOADS.md (W0 at n = 512, 1024, 2048, as in the peer
+# files; W1-W5 with every variant, the CNNs in both memory layouts), each in its own process,
+# with the allocator settings the peer figures were taken with, appending one JSON line per run
+# to OUT.
 #
 # usage: run_pytorch.sh OUT.jsonl [--seconds S] [--threads N] [--python PY] [--nice] [--steps K] [--clean false]
 set -euo pipefail
@@ -38,8 +40,8 @@ for run in "${RUNS[@]}"; do
   wl=$1; var=$2; shift 2
   echo "== $wl $var $* (threads $THREADS, ${SECONDS_ARG}s)" >&2
   if ! env MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 \
-      "${NICE[@]}" "$PY" "$SCRIPT" --workload "$wl" --variant "$var" "$@" \
-      --threads "$THREADS" --seconds "$SECONDS_ARG" "${EXTRA[@]}" >>"$OUT"; then
+      ${NICE[@]+"${NICE[@]}"} "$PY" "$SCRIPT" --workload "$wl" --variant "$var" "$@" \
+      --threads "$THREADS" --seconds "$SECONDS_ARG" ${EXTRA[@]+"${EXTRA[@]}"} >>"$OUT"; then
     echo "!! $wl $var $* failed" >&2
     status=1
   fi

@@ -18,7 +18,8 @@
 //!
 //! Peers count only at nabla's thread count, as in the text table ([`report::comparable`]).
 //! Ratios divide throughputs, nabla's by the other's: above 1 nabla is ahead; below 1 the
-//! ratio is bold and marked ✗. Peak memory is each record's own: the peak resident set of the
+//! ratio is bold and marked ✗ (below its bar, for an in-run reference: 0.9 of the gemm crate
+//! on W0, 0.5 of the hand-written step on W6). Peak memory is each record's own: the peak resident set of the
 //! process that measured it, when its figure was taken.
 
 use std::fmt::Write as _;
@@ -66,8 +67,10 @@ pub fn report(run: &Run<'_>) -> String {
     }
     out.push_str(
         "\nRatios are nabla / other on figures where higher is better: above 1.00 nabla is ahead, \
-         below it the ratio is **bold ✗**. Peers count only at nabla's thread count. Peak RSS is \
-         the peak resident memory of the measuring process when the figure was taken.\n",
+         below it the ratio is **bold ✗** (an in-run reference is marked below its bar instead: \
+         0.90 of the gemm crate on W0, 0.50 of the hand-written step on W6). Peers count only at \
+         nabla's thread count. Peak RSS is the peak resident memory of the measuring process when \
+         the figure was taken.\n",
     );
 
     out.push_str("\n## Summary\n\n");
@@ -129,7 +132,8 @@ pub fn machine_check(records: &[Record], peers: &[Record]) -> Option<String> {
     } else {
         format!(
             "**no**: {figures}, so this machine multiplies matrices {speed:.2}× as fast and the ratios to \
-             those peers are not like for like. `xtask/peers/run_pytorch.sh` re-measures PyTorch here."
+             those peers are not like for like. `xtask/peers/run_pytorch.sh` re-measures PyTorch here \
+             (compare with its file alone: its records carry the same framework names)."
         )
     })
 }
@@ -237,8 +241,10 @@ fn workload_table(workload: &Workload, ours: &[&Record], peers: &[Record]) -> St
         if let Some(nabla) = nabla {
             rows.push(row(nabla, report::dash(), "this run"));
         }
+        // An in-run reference is judged against its own bar, every other framework against 1.
+        let bar = |other: &Record| workload.reference.filter(|r| r.framework == other.framework).map_or(1.0, |r| r.bar);
         for (other, source) in others {
-            rows.push(row(other, nabla.map_or_else(report::dash, |n| ratio(n, other)), source));
+            rows.push(row(other, nabla.map_or_else(report::dash, |n| ratio_to(n, other, bar(other))), source));
         }
     }
     render(&headers, &rows)

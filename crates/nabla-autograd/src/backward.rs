@@ -57,10 +57,11 @@ impl Hasher for IdHasher {
         self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 
-    /// A [`VarId`]: its tick, with its thread number mixed into the high bits.
+    /// A [`VarId`]: its tick, with its thread number spread over all the bits (ids of one
+    /// tick made on different threads must not share a bucket).
     fn write_u128(&mut self, id: u128) {
         let (tick, thread) = ((id >> 64) as u64, id as u64);
-        self.write_u64(tick ^ thread.rotate_right(16));
+        self.write_u64(tick ^ thread.wrapping_mul(0xD6E8_FEB8_6659_FD93));
     }
 
     fn finish(&self) -> u64 {

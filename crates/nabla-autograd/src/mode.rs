@@ -2,7 +2,8 @@
 //!
 //! Recording costs a little per op (one allocation for the node and its backward closure).
 //! Inference, evaluation and optimizer updates need none of it, so they run in *no-grad mode*,
-//! where every op returns a plain constant, as under PyTorch's `torch.no_grad()`:
+//! where every op returns a plain constant (a fixed one: it cannot be set, see
+//! [`Var::fixed`](crate::Var::fixed)), as under PyTorch's `torch.no_grad()`:
 //!
 //! ```
 //! use nabla_autograd::{no_grad, Var};

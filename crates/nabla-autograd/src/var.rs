@@ -38,8 +38,15 @@ use crate::mode::is_grad_enabled;
 /// ticks (a Lamport clock). So a node comes after its inputs even when they were made on other
 /// threads, and no two nodes share an id, without a counter shared by all threads: one atomic
 /// increment per node on a shared counter cost about 2 % of the tiny MLP's training step (W6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VarId(u128);
+
+impl fmt::Debug for VarId {
+    /// `tick.thread`, as in `Var`'s own `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VarId({}.{})", self.tick(), self.thread())
+    }
+}
 
 /// The next thread number: each thread takes one the first time it makes a node.
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(0);
@@ -174,10 +181,17 @@ impl Var {
         Var::node(Slot::Settable { value: RwLock::new(value), shape }, requires_grad, None)
     }
 
-    /// A constant whose value is never replaced (a gradient, a mask, the result of an op that
-    /// records nothing), so that it is read without a lock (see [`Slot`]). Ops and backward
-    /// rules make their constants with this; a user's [`Var::constant`] stays settable.
-    pub(crate) fn fixed(value: Tensor) -> Var {
+    /// A constant whose value can never be replaced, so that it is read without a lock: what
+    /// every op returns in no-grad mode, and how ops and backward rules make their constants
+    /// (a gradient, a mask). [`Var::constant`] makes one that can be [set](Var::set_value).
+    ///
+    /// ```
+    /// use nabla_autograd::Var;
+    /// use nabla_tensor::Tensor;
+    /// let y = Var::fixed(Tensor::from_vec(vec![1.0f32, 2.0], &[2]));
+    /// assert!(y.is_leaf() && !y.requires_grad());
+    /// ```
+    pub fn fixed(value: Tensor) -> Var {
         Var::node(Slot::Fixed(value), false, None)
     }
 
@@ -271,22 +285,23 @@ impl Var {
     /// `f` applied to the values of `a` and `b`, both borrowed (once, when `a` and `b` are the
     /// same `Var`, as in `x ⊙ x`).
     pub(crate) fn read_pair<R>(a: &Var, b: &Var, f: impl FnOnce(&Tensor, &Tensor) -> R) -> R {
-        let x = a.read();
-        if Arc::ptr_eq(&a.0, &b.0) {
-            return f(&x, &x);
-        }
-        let y = b.read();
-        f(&x, &y)
+        Var::read_all([a, b], |[x, y]| f(x, y))
     }
 
     /// `f` applied to the values of `vars`, each borrowed once: a `Var` listed twice (`x` as its
-    /// own weight in `x.linear(&x, None)`) is read once and lent to both places, as in
-    /// [`Var::read_pair`].
+    /// own weight in `x.linear(&x, None)`) is read once and lent to both places. The locks are
+    /// taken in tape order whatever the order listed, so two threads reading the same leaves
+    /// cannot each hold one and wait for the other behind a queued writer.
     pub(crate) fn read_all<R, const N: usize>(vars: [&Var; N], f: impl FnOnce([&Tensor; N]) -> R) -> R {
         // Where each `Var` is first listed.
         let first: [usize; N] =
             std::array::from_fn(|i| (0..i).find(|&j| Arc::ptr_eq(&vars[i].0, &vars[j].0)).unwrap_or(i));
-        let guards: [Option<ValueRef<'_>>; N] = std::array::from_fn(|i| (first[i] == i).then(|| vars[i].read()));
+        let mut order: [usize; N] = std::array::from_fn(|i| i);
+        order.sort_by_key(|&i| vars[i].id());
+        let mut guards: [Option<ValueRef<'_>>; N] = std::array::from_fn(|_| None);
+        for i in order.into_iter().filter(|&i| first[i] == i) {
+            guards[i] = Some(vars[i].read());
+        }
         f(std::array::from_fn(|i| &**guards[first[i]].as_ref().expect("read where first listed")))
     }
 
@@ -296,7 +311,10 @@ impl Var {
     }
 
     /// Replaces the value of a leaf, e.g. a parameter after an optimizer step. Every handle to
-    /// this `Var` sees the new value; ops recorded earlier keep the value they read.
+    /// this `Var` sees the new value; the outputs of ops computed earlier keep the values they
+    /// were computed from, but a backward pass run after this reads the new value where a rule
+    /// needs its input (as PyTorch would refuse to, with its version check): set parameters
+    /// after `backward()`, as optimizers do.
     ///
     /// The dtype may change (that is how a model is converted to `f64` for a gradient check).
     ///
@@ -318,9 +336,10 @@ impl Var {
     }
 
     /// Changes the value of a leaf in place: `update` gets the stored tensor itself. This is how
-    /// optimizers step without allocating a new parameter every step. Ops recorded earlier still
-    /// keep the value they read, because a tensor shared with them is copied before it is
-    /// written (see [`Tensor::as_slice_mut`]).
+    /// optimizers step without allocating a new parameter every step. The outputs of ops
+    /// computed earlier keep their values, because a tensor shared with them is copied before
+    /// it is written (see [`Tensor::as_slice_mut`]); as with [`Var::set_value`], a backward
+    /// pass run afterwards reads the new value.
     ///
     /// # Panics
     /// If this `Var` was not made by [`Var::new`] or [`Var::constant`], or `update` changes the

@@ -154,7 +154,7 @@ impl Module for Linear {
                 // `transposed.t()` is `W` again, as a view whose rows are strided: the kernel
                 // then reads `Wᵀ` as the contiguous `[in, out]` buffer.
                 let bias = self.bias.as_ref().map(Var::value);
-                return Var::constant(input.value().linear(&transposed.t(), bias.as_ref()));
+                return Var::fixed(input.value().linear(&transposed.t(), bias.as_ref()));
             }
         }
         input.linear(&self.weight, self.bias.as_ref())

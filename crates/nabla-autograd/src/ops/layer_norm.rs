@@ -55,7 +55,9 @@ impl Var {
             move |g, x, _| {
                 let weight = has_weight.then(|| &x[1]);
                 let bias = has_bias.then(|| &x[x.len() - 1]);
-                let grads = x[0].read().layer_norm_backward(g, d, &mean, &rstd, weight.map(|w| w.value()).as_ref());
+                // The weight's value first: no second lock taken while `x`'s is held.
+                let weight_value = weight.map(Var::value);
+                let grads = x[0].read().layer_norm_backward(g, d, &mean, &rstd, weight_value.as_ref());
                 let mut out = vec![Some(grads.x)];
                 if let Some(w) = weight {
                     out.push(Some(grads.weight.reshape(w.shape())));
