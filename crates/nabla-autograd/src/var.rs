@@ -258,7 +258,7 @@ impl Var {
     /// The value, borrowed (under its read lock if it has one, see [`Slot`]): how an op reads
     /// its input without cloning a handle to it. Hold the guard only while the kernel runs, and
     /// never two of the same `Var` at once (a second read could wait forever behind a writer
-    /// queued in between): ops with two inputs use [`Var::read_pair`].
+    /// queued in between): ops with several inputs use [`Var::read_pair`] or [`Var::read_all`].
     pub(crate) fn read(&self) -> ValueRef<'_> {
         match &self.0.value {
             Slot::Fixed(value) => ValueRef::Fixed(value),

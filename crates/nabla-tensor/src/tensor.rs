@@ -410,8 +410,8 @@ pub(crate) fn row_major_array<S: DataOwned>(values: Vec<S::Elem>, shape: &[usize
     //
     // Built with a fixed rank where there is one and then made dynamic: ndarray derives the
     // strides of a fixed-rank shape with plain arithmetic, where for a dynamic one it builds
-    // and fills a second dynamic-rank index (on a tiny network's tensors that was a tenth of a
-    // training step).
+    // and fills a second dynamic-rank index (the tiny MLP's training step, W6, about 3 %
+    // faster).
     unsafe {
         match *shape {
             [n] => ArrayBase::from_shape_vec_unchecked(n, values).into_dyn(),
