@@ -19,6 +19,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use nabla_autograd::in_thread_pool;
+
 use crate::build_time;
 use crate::cli::{BenchOneOptions, BenchOptions, UsageError};
 use crate::markdown;
@@ -191,7 +193,10 @@ fn run_runner(workload: &Workload, runner: &Runner, conditions: &Conditions) -> 
         );
         measurements.push((m, system::peak_rss_mb()));
     };
-    (runner.run)(&settings, &mut sink).map_err(|e| format!("{} {}: {e}", workload.id, runner.framework))?;
+    // On a worker of rayon's pool, as nabla-train's `Trainer::fit` runs its loop, so that this
+    // thread computes too instead of handing every parallel kernel over and sleeping.
+    in_thread_pool(|| (runner.run)(&settings, &mut sink))
+        .map_err(|e| format!("{} {}: {e}", workload.id, runner.framework))?;
     let version = (runner.version)();
     Ok(measurements
         .into_iter()

@@ -17,6 +17,8 @@
 //! * [`Var`] — a tensor that records the op that made it ([`var`]).
 //! * [`Var::backward`], [`grad`] — walk the tape backwards ([`backward`]).
 //! * [`no_grad`] — run without recording ([`mode`]).
+//! * [`in_thread_pool`] — run a training loop on rayon's workers, so its thread computes too
+//!   ([`threads`]).
 //! * `ops/` — the primitive ops, one file each: forward, backward, derivative formula; and the
 //!   fused ops (dense layer, BatchNorm, LayerNorm, softmax, GELU, LSTM cell, LSTM recurrence,
 //!   attention), each beside the
@@ -33,6 +35,7 @@ pub mod gradcheck;
 pub mod mode;
 mod operators;
 mod ops;
+pub mod threads;
 pub mod var;
 
 #[cfg(test)]
@@ -47,4 +50,5 @@ pub use ops::conv2d_fused::conv2d_fused_composed;
 pub use ops::layer_norm::layer_norm_composed;
 pub use ops::lstm_cell::lstm_cell_composed;
 pub use ops::lstm_sequence::lstm_sequence_composed;
+pub use threads::in_thread_pool;
 pub use var::{Var, VarId};

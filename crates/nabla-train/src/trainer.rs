@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use nabla_autograd::{no_grad, Var};
+use nabla_autograd::{in_thread_pool, no_grad, Var};
 use nabla_data::{Batch, DataLoader, Targets};
 use nabla_layers::loss::{Loss, Target};
 use nabla_layers::{Module, ModuleExt};
@@ -171,6 +171,9 @@ impl<M: Module> Trainer<M> {
 
     /// Trains until `epochs` epochs have run in total (counting those before a resume),
     /// evaluating on `validation` after each epoch. Returns the history.
+    ///
+    /// The loop runs on a worker of rayon's pool ([`in_thread_pool`]), so that the thread
+    /// driving it also computes its share of every parallel kernel.
     pub fn fit(
         &mut self,
         train: &DataLoader,
@@ -178,7 +181,7 @@ impl<M: Module> Trainer<M> {
         epochs: usize,
     ) -> Result<&History, TrainError> {
         let mut callbacks = std::mem::take(&mut self.callbacks);
-        let result = self.fit_with(&mut callbacks, train, validation, epochs);
+        let result = in_thread_pool(|| self.fit_with(&mut callbacks, train, validation, epochs));
         self.callbacks = callbacks;
         result.map(|_| &self.history)
     }
@@ -282,8 +285,13 @@ impl<M: Module> Trainer<M> {
     }
 
     /// The mean loss and the metrics on `data`, in evaluation mode and without a tape. The
-    /// model is returned to training mode afterwards.
+    /// model is returned to training mode afterwards. Runs on rayon's pool, as [`fit`](Self::fit)
+    /// does.
     pub fn evaluate(&mut self, data: &DataLoader) -> Result<BTreeMap<String, f64>, TrainError> {
+        in_thread_pool(|| self.evaluate_here(data))
+    }
+
+    fn evaluate_here(&mut self, data: &DataLoader) -> Result<BTreeMap<String, f64>, TrainError> {
         self.model.eval();
         for m in &mut self.metrics {
             m.reset();
@@ -306,13 +314,15 @@ impl<M: Module> Trainer<M> {
     }
 
     /// The model's outputs for every sample of `data`, in the loader's order (epoch 0),
-    /// concatenated along the batch axis.
+    /// concatenated along the batch axis. Runs on rayon's pool, as [`fit`](Self::fit) does.
     pub fn predict(&mut self, data: &DataLoader) -> Tensor {
-        self.model.eval();
-        let outputs: Vec<Tensor> =
-            no_grad(|| data.epoch(0).map(|b| self.model.forward(&Var::constant(b.inputs)).value()).collect());
-        self.model.train();
-        Tensor::concat(&outputs, 0)
+        in_thread_pool(|| {
+            self.model.eval();
+            let outputs: Vec<Tensor> =
+                no_grad(|| data.epoch(0).map(|b| self.model.forward(&Var::constant(b.inputs)).value()).collect());
+            self.model.train();
+            Tensor::concat(&outputs, 0)
+        })
     }
 
     fn write_checkpoint(&self, path: &Path, callbacks: &[Box<dyn Callback>]) -> Result<(), TrainError> {
