@@ -340,7 +340,8 @@ mod tests {
     #[test]
     fn the_variance_of_a_channel_far_from_zero_keeps_its_digits() {
         let noise = init::normal(&[8, 2, 16, 16], 0.0, 0.01, DType::F32, &mut rng(5)).to_vec_f32();
-        let values: Vec<f32> = noise.iter().enumerate().map(|(i, v)| if i / 256 % 2 == 0 { 1e4 + v } else { *v }).collect();
+        let values: Vec<f32> =
+            noise.iter().enumerate().map(|(i, v)| if i / 256 % 2 == 0 { 1e4 + v } else { *v }).collect();
         let x = Tensor::from_vec(values.clone(), &[8, 2, 16, 16]);
         let stats = x.batch_norm_forward(None, None, 1e-5);
         let (mean, var) = (stats.mean.to_vec_f64(), stats.var.to_vec_f64());

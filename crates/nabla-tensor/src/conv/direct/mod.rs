@@ -198,14 +198,17 @@ impl Isa {
 fn pack_filters(plan: &Plan, filters: usize, weight: impl Fn(usize, usize, usize, usize) -> f32) -> Vec<f32> {
     let [kh, kw] = plan.kernel;
     let blocks = plan.c_out.div_ceil(filters);
-    let mut packed = vec![0.0; blocks * plan.c_in * kh * kw * filters];
-    for (i, slot) in packed.iter_mut().enumerate() {
-        let (f, rest) = (i % filters, i / filters);
-        let (tap, rest) = (rest % (kh * kw), rest / (kh * kw));
-        let (c, block) = (rest % plan.c_in, rest / plan.c_in);
-        let k = block * filters + f;
-        if k < plan.c_out {
-            *slot = weight(k, c, tap / kw, tap % kw);
+    let mut packed = Vec::with_capacity(blocks * plan.c_in * kh * kw * filters);
+    // In the packed order, loop by loop (an index split by division per value made this a
+    // serial 2 % of a CIFAR ResNet's step).
+    for block in 0..blocks {
+        for c in 0..plan.c_in {
+            for p in 0..kh {
+                for q in 0..kw {
+                    let k = block * filters;
+                    packed.extend((k..k + filters).map(|k| if k < plan.c_out { weight(k, c, p, q) } else { 0.0 }));
+                }
+            }
         }
     }
     packed

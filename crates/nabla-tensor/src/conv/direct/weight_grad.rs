@@ -256,13 +256,18 @@ pub(super) fn weight_gradient(isa: Isa, plan: &Plan, x: &[f32], grad_out: &[f32]
             }
             // From the tiles' order into the weight's.
             let mut partial = vec![0.0f32; weight_len];
-            for (i, &sum) in sums.iter().enumerate() {
-                let (t, rest) = (i % TAPS, i / TAPS);
-                let (f, rest) = (rest % filters, rest / filters);
-                let (tap_block, block) = (rest % tap_blocks, rest / tap_blocks);
-                let (filter, tap) = (block * filters + f, tap_block * TAPS + t);
-                if filter < plan.c_out && tap < k {
-                    partial[filter * k + tap] = sum;
+            let mut sums = sums.iter();
+            for block in 0..rows / filters {
+                for tap_block in 0..tap_blocks {
+                    for f in 0..filters {
+                        for t in 0..TAPS {
+                            let (filter, tap, &sum) =
+                                (block * filters + f, tap_block * TAPS + t, sums.next().expect("sums_len"));
+                            if filter < plan.c_out && tap < k {
+                                partial[filter * k + tap] = sum;
+                            }
+                        }
+                    }
                 }
             }
             partial
