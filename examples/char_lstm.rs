@@ -206,19 +206,22 @@ fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     'training: for epoch in 0.. {
         for batch in train.epoch(epoch) {
             optimizer.set_learning_rate(schedule.learning_rate(step as u64, epoch, args.lr));
-            let t0 = Instant::now();
-            let logits = model.forward(&Var::constant(batch.inputs.clone()));
-            let loss = cross_entropy(&logits, batch.labels());
-            let t1 = Instant::now();
-            let mut grads = loss.backward();
-            let t2 = Instant::now();
-            clip_grad_norm(&mut grads, optimizer.parameters(), args.clip);
-            optimizer.step(&grads);
-            let t3 = Instant::now();
+            // The step runs on rayon's workers, so this thread computes too (see
+            // `in_thread_pool`; `Trainer::fit` does the same).
+            let (value, [t0, t1, t2, t3]) = in_thread_pool(|| {
+                let t0 = Instant::now();
+                let logits = model.forward(&Var::constant(batch.inputs.clone()));
+                let loss = cross_entropy(&logits, batch.labels());
+                let t1 = Instant::now();
+                let mut grads = loss.backward();
+                let t2 = Instant::now();
+                clip_grad_norm(&mut grads, optimizer.parameters(), args.clip);
+                optimizer.step(&grads);
+                (loss.item(), [t0, t1, t2, Instant::now()])
+            });
             phases.forward += (t1 - t0).as_secs_f64();
             phases.backward += (t2 - t1).as_secs_f64();
             phases.update += (t3 - t2).as_secs_f64();
-            let value = loss.item();
             if !value.is_finite() {
                 return Err(format!("the loss became {value} at step {step}; try a smaller --lr").into());
             }

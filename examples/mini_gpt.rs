@@ -174,15 +174,22 @@ fn main() {
             let (mut loss_sum, mut seen) = (0.0, 0usize);
             for (i, batch) in train.epoch(epoch).take(steps_per_epoch).enumerate() {
                 optimizer.set_learning_rate(schedule.learning_rate(step, epoch, lr));
-                let logits = model.forward(&Var::constant(batch.inputs.clone())); // [b, t, V]
-                let loss = next_token_loss(&logits, batch.labels()); // mean −ln p(next char)
-                let value = loss.item();
+                // The step runs on rayon's workers, so this thread computes too (see
+                // `in_thread_pool`; `Trainer::fit` does the same).
+                let value = in_thread_pool(|| {
+                    let logits = model.forward(&Var::constant(batch.inputs.clone())); // [b, t, V]
+                    let loss = next_token_loss(&logits, batch.labels()); // mean −ln p(next char)
+                    let value = loss.item();
+                    if value.is_finite() {
+                        let mut grads = loss.backward();
+                        clip_grad_norm(&mut grads, &parameters, 1.0);
+                        optimizer.step(&grads);
+                    }
+                    value
+                });
                 if !value.is_finite() {
                     return Err(format!("the loss became {value} at step {step}").into());
                 }
-                let mut grads = loss.backward();
-                clip_grad_norm(&mut grads, &parameters, 1.0);
-                optimizer.step(&grads);
                 step += 1;
                 loss_sum += value;
                 seen += 1;

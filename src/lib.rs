@@ -45,7 +45,7 @@ pub use nabla_train as train;
 pub mod prelude {
     pub use nabla_autograd::functional::losses;
     pub use nabla_autograd::gradcheck;
-    pub use nabla_autograd::{grad, no_grad, Gradients, Var};
+    pub use nabla_autograd::{grad, in_thread_pool, no_grad, Gradients, Var};
     pub use nabla_data::{DataLoader, Dataset, Split, TensorDataset};
     pub use nabla_layers::loss::{
         BceWithLogitsLoss, CrossEntropyLoss, HuberLoss, Loss, MaeLoss, MseLoss, NllLoss, Target,
