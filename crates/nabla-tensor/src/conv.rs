@@ -152,7 +152,7 @@ impl Tensor {
     /// `conv/direct` module docs say how). These are shapes where few positions are wasted on
     /// the padded rows' extra columns (CIFAR's 32×32 and 16×16 images with padding 1, MNIST's
     /// 28×28) with at most 64 channels of 3×3, and, for a multiple of 64 filters with at most
-    /// 288 taps each, the rest (MNIST's unpadded 13×13). The input gradient of such a
+    /// 576 taps each, the rest (MNIST's unpadded 13×13, CIFAR's 8×8). The input gradient of such a
     /// convolution takes the same road, and the weight gradient a similar one (with AVX2 too).
     pub fn try_conv2d(&self, weight: &Tensor, spec: Conv2dSpec) -> Result<Tensor, ShapeError> {
         let op = "conv2d";

@@ -196,8 +196,9 @@ fn empty_images_stay_with_im2col() {
     assert!(dw.to_vec_f32().iter().all(|&v| v == 0.0));
 }
 
-/// The shape rules of [`worth_it`]: 8×8 images, 128 channels and one-channel input
-/// gradients stay with im2col.
+/// The shape rules of [`worth_it`] and [`filter_lanes_suit`]: 8×8 images, 128 channels and
+/// one-channel input gradients do not take the pixel lanes; 8×8 images with 64 filters take the
+/// filter lanes (with AVX-512), 128 channels of 3×3 neither.
 #[test]
 fn small_images_and_wide_filters_stay_with_im2col() {
     let Some(isa) = Isa::detect() else { return };
@@ -206,5 +207,6 @@ fn small_images_and_wide_filters_stay_with_im2col() {
     assert!(!worth_it(isa, &plan(64, 64, 8)));
     assert!(!worth_it(isa, &plan(128, 128, 16)));
     assert!(!worth_it(isa, &plan(32, 1, 28)));
-    assert!(!filter_lanes_suit(isa, &plan(64, 64, 8)), "576 taps per filter: im2col");
+    assert_eq!(filter_lanes_suit(isa, &plan(64, 64, 8)), isa.has_avx512(), "576 taps per filter: filter lanes");
+    assert!(!filter_lanes_suit(isa, &plan(128, 128, 8)), "1152 taps per filter: im2col");
 }
