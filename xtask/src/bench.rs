@@ -193,9 +193,13 @@ fn run_runner(workload: &Workload, runner: &Runner, conditions: &Conditions) -> 
         );
         measurements.push((m, system::peak_rss_mb()));
     };
-    // On a worker of rayon's pool, as nabla-train's `Trainer::fit` runs its loop, so that this
-    // thread computes too instead of handing every parallel kernel over and sleeping.
-    in_thread_pool(|| (runner.run)(&settings, &mut sink))
+    // Runners on rayon (nabla, the gemm crate) run on a worker of its pool, as nabla-train's
+    // `Trainer` runs its steps, so that this thread computes too instead of handing every
+    // parallel kernel over and sleeping. The ndarray references keep this thread: one is
+    // single-threaded, the other multiplies on matrixmultiply's own threads, which rayon's
+    // workers kept polling would crowd out.
+    let mut run = || (runner.run)(&settings, &mut sink);
+    if runner.framework.starts_with("ndarray") { run() } else { in_thread_pool(run) }
         .map_err(|e| format!("{} {}: {e}", workload.id, runner.framework))?;
     let version = (runner.version)();
     Ok(measurements

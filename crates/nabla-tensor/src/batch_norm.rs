@@ -23,15 +23,17 @@
 //! pass, summing `x − k` and `(x − k)²` with `k` the channel's first value:
 //!
 //! ```text
-//! μ = k + S₁/m        σ² = S₂/m − (S₁/m)²        S₁ = Σ (x − k),  S₂ = Σ (x − k)²
+//! μ = k + S₁/m        σ² = max(0, S₂/m − (S₁/m)²)        S₁ = Σ (x − k),  S₂ = Σ (x − k)²
 //! ```
 //!
-//! The textbook one-pass formula (`k = 0`) subtracts two large numbers when `|μ| ≫ σ` and
-//! loses the variance to rounding; shifted by a value of the channel itself, the two terms
-//! stay of the order of `σ²` (the spread of the channel around `k`), and in `f64` the variance
-//! of `f32` data keeps its digits. Statistics are split over channels and outputs over samples on rayon's threads;
-//! every value is computed by one fixed sequence of additions, so results do not depend on
-//! the thread count.
+//! (the `max` only catches rounding below zero for a constant channel). The textbook one-pass
+//! formula (`k = 0`) subtracts two large numbers when `|μ| ≫ σ` and loses the variance to
+//! rounding; shifted by a value of the channel itself, the two terms are of the order of the
+//! channel's spread around `k`, which is `σ²` for a typical `k` and at most `m·σ²` for the most
+//! outlying one, so in `f64` the variance of `f32` data keeps its digits either way.
+//! Statistics are split over channels and outputs over samples on rayon's threads; every value
+//! is computed by one fixed sequence of additions, so results do not depend on the thread
+//! count.
 
 use std::mem::MaybeUninit;
 
@@ -156,29 +158,31 @@ fn tensor<E: Element>(values: Vec<E>, shape: &[usize]) -> Tensor {
 /// accumulated in `f64`. [`LANES`](Self::LANES) partial sums take every `LANES`-th element of
 /// a run, so the additions run side by side in vector registers (four of them) instead of as
 /// one chain of dependent additions, and the lanes are added up once, at the end of the
-/// channel; the elements a run leaves over (past its last whole block) go to a plain sum. The
-/// order of the additions depends only on the shape.
+/// channel. The order of the additions depends only on the shape.
 struct ChannelSums {
     lanes: [[f64; Self::LANES]; 2],
-    rest: [f64; 2],
 }
 
 impl ChannelSums {
-    /// 32 lanes of `f64`: four AVX-512 registers per sum. With 8 (one register) each addition
-    /// waited for the one before, and the statistics ran at a third of the speed of memory.
+    /// 32 lanes of `f64`: four AVX-512 registers per sum (eight with AVX2, where the two sums
+    /// take all sixteen). With 8 lanes (one AVX-512 register) each addition waited for the one
+    /// before, and the statistics ran at a third of the speed of memory.
     const LANES: usize = 32;
 
     fn new() -> Self {
-        ChannelSums { lanes: [[0.0; Self::LANES]; 2], rest: [0.0; 2] }
+        ChannelSums { lanes: [[0.0; Self::LANES]; 2] }
     }
 
     /// Adds `f(aᵢ, bᵢ)` over one run (`a` and `b` have one length).
     #[inline(always)]
     fn add_run<E: Element>(&mut self, a: &[E], b: &[E], f: impl Fn(f64, f64) -> [f64; 2]) {
         let (blocks_a, blocks_b) = (a.chunks_exact(Self::LANES), b.chunks_exact(Self::LANES));
-        for (&x, &y) in blocks_a.remainder().iter().zip(blocks_b.remainder()) {
+        // The elements past the last whole block go to the first lanes too, so that short runs
+        // (a 4×4 feature map has 16 per image) still sum side by side.
+        for (l, (&x, &y)) in blocks_a.remainder().iter().zip(blocks_b.remainder()).enumerate() {
             let [p, q] = f(x.to_f64_exact(), y.to_f64_exact());
-            self.rest = [self.rest[0] + p, self.rest[1] + q];
+            self.lanes[0][l] += p;
+            self.lanes[1][l] += q;
         }
         for (x, y) in blocks_a.zip(blocks_b) {
             for l in 0..Self::LANES {
@@ -191,7 +195,7 @@ impl ChannelSums {
 
     /// The two sums.
     fn total(&self) -> [f64; 2] {
-        let mut sums = self.rest;
+        let mut sums = [0.0; 2];
         for (p, q) in self.lanes[0].iter().zip(&self.lanes[1]) {
             sums = [sums[0] + p, sums[1] + q];
         }
@@ -199,12 +203,15 @@ impl ChannelSums {
     }
 }
 
-/// An uninitialised vector of `len` elements, filled by `fill` (which must write every one of
-/// them) on rayon's threads in chunks of `sample`: no pass of zeros before the real values.
-fn filled<E: Element>(len: usize, sample: usize, fill: impl Fn(usize, &mut [MaybeUninit<E>]) + Sync) -> Vec<E> {
+/// A vector of `len` elements written by `fill(i, chunk)` for its `i`-th chunk of `sample`
+/// elements, on rayon's threads, starting uninitialised: no pass of zeros before the values.
+///
+/// # Safety
+/// `fill` writes every element of the chunk it is given.
+unsafe fn filled<E: Element>(len: usize, sample: usize, fill: impl Fn(usize, &mut [MaybeUninit<E>]) + Sync) -> Vec<E> {
     let mut out = Vec::with_capacity(len);
     out.spare_capacity_mut()[..len].par_chunks_mut(sample.max(1)).enumerate().for_each(|(i, chunk)| fill(i, chunk));
-    // SAFETY: `fill` wrote every element of every chunk, which together cover `0..len`.
+    // SAFETY: the chunks cover `0..len`, and the caller promised that `fill` wrote all of each.
     unsafe { out.set_len(len) };
     out
 }
@@ -233,7 +240,9 @@ fn forward<E: Element>(
                     }
                     let [shifted, squares] = sums.total();
                     let mean_shift = shifted / m;
-                    (k + mean_shift, (squares / m - mean_shift * mean_shift).max(0.0))
+                    // Rounding can leave a constant channel a hair below zero; a NaN stays NaN.
+                    let var = squares / m - mean_shift * mean_shift;
+                    (k + mean_shift, if var < 0.0 { 0.0 } else { var })
                 },
             )
         })
@@ -248,20 +257,24 @@ fn forward<E: Element>(
         })
         .unzip();
     let sample = (layout.c * layout.inner).max(1);
-    let y = filled(xs.len(), sample, |i, y| {
-        let x = &xs[i * sample..][..y.len()];
-        with_widest_vectors(
-            #[inline(always)]
-            || {
-                for (c, (y, x)) in y.chunks_mut(layout.inner.max(1)).zip(x.chunks(layout.inner.max(1))).enumerate() {
-                    let (s, t) = (scale[c], shift[c]);
-                    for (y, &x) in y.iter_mut().zip(x) {
-                        y.write(x * s + t);
+    // SAFETY: the closure writes every element of its chunk (each channel's run, in order).
+    let y = unsafe {
+        filled(xs.len(), sample, |i, y| {
+            let x = &xs[i * sample..][..y.len()];
+            with_widest_vectors(
+                #[inline(always)]
+                || {
+                    for (c, (y, x)) in y.chunks_mut(layout.inner.max(1)).zip(x.chunks(layout.inner.max(1))).enumerate()
+                    {
+                        let (s, t) = (scale[c], shift[c]);
+                        for (y, &x) in y.iter_mut().zip(x) {
+                            y.write(x * s + t);
+                        }
                     }
-                }
-            },
-        )
-    });
+                },
+            )
+        })
+    };
     let (mean, var): (Vec<E>, Vec<E>) = stats.iter().map(|&(m, v)| (E::of(m), E::of(v))).unzip();
     BatchNormForward { y: tensor(y, x.shape()), mean: tensor(mean, &[layout.c]), var: tensor(var, &[layout.c]) }
 }
@@ -308,20 +321,24 @@ fn backward<E: Element>(
         .collect();
     let sample = (layout.c * layout.inner).max(1);
     let inner = layout.inner.max(1);
-    let dx = filled(xs.len(), sample, |i, dx| {
-        let (g, x) = (&gs[i * sample..][..dx.len()], &xs[i * sample..][..dx.len()]);
-        with_widest_vectors(
-            #[inline(always)]
-            || {
-                for (c, (dx, (g, x))) in dx.chunks_mut(inner).zip(g.chunks(inner).zip(x.chunks(inner))).enumerate() {
-                    let (k, a, b) = coefficients[c];
-                    for ((d, &g), &x) in dx.iter_mut().zip(g).zip(x) {
-                        d.write(k * g + a * x + b);
+    // SAFETY: the closure writes every element of its chunk (each channel's run, in order).
+    let dx = unsafe {
+        filled(xs.len(), sample, |i, dx| {
+            let (g, x) = (&gs[i * sample..][..dx.len()], &xs[i * sample..][..dx.len()]);
+            with_widest_vectors(
+                #[inline(always)]
+                || {
+                    for (c, (dx, (g, x))) in dx.chunks_mut(inner).zip(g.chunks(inner).zip(x.chunks(inner))).enumerate()
+                    {
+                        let (k, a, b) = coefficients[c];
+                        for ((d, &g), &x) in dx.iter_mut().zip(g).zip(x) {
+                            d.write(k * g + a * x + b);
+                        }
                     }
-                }
-            },
-        )
-    });
+                },
+            )
+        })
+    };
     let (dgamma, dbeta): (Vec<E>, Vec<E>) = sums.iter().map(|&(sg, sgx)| (E::of(sgx), E::of(sg))).unzip();
     BatchNormBackward {
         x: tensor(dx, x.shape()),
@@ -355,5 +372,22 @@ mod tests {
             assert!(((mean[c] - want_mean) / want_mean.abs().max(1.0)).abs() < 1e-7, "channel {c} mean");
             assert!(((var[c] - want_var) / want_var).abs() < 1e-6, "channel {c}: var {} vs {want_var}", var[c]);
         }
+    }
+
+    /// A NaN in one channel makes that channel's statistics NaN (not a variance of 0) and
+    /// leaves the other channels alone; a constant channel has variance 0, not a rounding
+    /// error below it.
+    #[test]
+    fn a_nan_stays_in_its_channel_and_a_constant_channel_has_no_variance() {
+        let mut values = vec![0.5f32; 2 * 3 * 4];
+        values[4 * 4 + 1] = f32::NAN; // image 1, channel 1
+        for (i, v) in values.iter_mut().enumerate().filter(|(i, _)| i / 4 % 3 == 2) {
+            *v = i as f32; // channel 2 varies
+        }
+        let stats = Tensor::from_vec(values, &[2, 3, 2, 2]).batch_norm_forward(None, None, 1e-5);
+        let (mean, var) = (stats.mean.to_vec_f64(), stats.var.to_vec_f64());
+        assert_eq!((mean[0], var[0]), (0.5, 0.0));
+        assert!(mean[1].is_nan() && var[1].is_nan());
+        assert!(var[2] > 0.0 && var[2].is_finite());
     }
 }

@@ -172,8 +172,8 @@ impl<M: Module> Trainer<M> {
     /// Trains until `epochs` epochs have run in total (counting those before a resume),
     /// evaluating on `validation` after each epoch. Returns the history.
     ///
-    /// The loop runs on a worker of rayon's pool ([`in_thread_pool`]), so that the thread
-    /// driving it also computes its share of every parallel kernel.
+    /// Each training step runs on a worker of rayon's pool ([`in_thread_pool`]), so that the
+    /// thread driving the loop also computes its share of every parallel kernel.
     pub fn fit(
         &mut self,
         train: &DataLoader,
@@ -181,7 +181,7 @@ impl<M: Module> Trainer<M> {
         epochs: usize,
     ) -> Result<&History, TrainError> {
         let mut callbacks = std::mem::take(&mut self.callbacks);
-        let result = in_thread_pool(|| self.fit_with(&mut callbacks, train, validation, epochs));
+        let result = self.fit_with(&mut callbacks, train, validation, epochs);
         self.callbacks = callbacks;
         result.map(|_| &self.history)
     }
@@ -215,7 +215,7 @@ impl<M: Module> Trainer<M> {
                         cb.on_batch_begin(&mut ctx);
                     }
                 }
-                self.train_step(&batch, epoch, &mut running)?;
+                in_thread_pool(|| self.train_step(&batch, epoch, &mut running))?;
                 let figures = self.running_figures(&running);
                 progress.batch_done(batch.len(), &figures);
             }
@@ -285,13 +285,9 @@ impl<M: Module> Trainer<M> {
     }
 
     /// The mean loss and the metrics on `data`, in evaluation mode and without a tape. The
-    /// model is returned to training mode afterwards. Runs on rayon's pool, as [`fit`](Self::fit)
-    /// does.
+    /// model is returned to training mode afterwards. Each batch runs on rayon's pool, as
+    /// [`fit`](Self::fit)'s steps do.
     pub fn evaluate(&mut self, data: &DataLoader) -> Result<BTreeMap<String, f64>, TrainError> {
-        in_thread_pool(|| self.evaluate_here(data))
-    }
-
-    fn evaluate_here(&mut self, data: &DataLoader) -> Result<BTreeMap<String, f64>, TrainError> {
         self.model.eval();
         for m in &mut self.metrics {
             m.reset();
@@ -299,14 +295,16 @@ impl<M: Module> Trainer<M> {
         let mut running = Running { loss_sum: 0.0, samples: 0 };
         no_grad(|| {
             for batch in data.epoch(0) {
-                let predictions = self.model.forward(&Var::constant(batch.inputs.clone()));
-                let loss = self.loss.loss(&predictions, &loss_target(&batch.targets)).item();
-                running.loss_sum += loss * batch.len() as f64;
-                running.samples += batch.len();
-                let predicted = predictions.value();
-                for m in &mut self.metrics {
-                    m.update(&predicted, &batch.targets);
-                }
+                in_thread_pool(|| {
+                    let predictions = self.model.forward(&Var::constant(batch.inputs.clone()));
+                    let loss = self.loss.loss(&predictions, &loss_target(&batch.targets)).item();
+                    running.loss_sum += loss * batch.len() as f64;
+                    running.samples += batch.len();
+                    let predicted = predictions.value();
+                    for m in &mut self.metrics {
+                        m.update(&predicted, &batch.targets);
+                    }
+                });
             }
         });
         self.model.train();
@@ -314,15 +312,16 @@ impl<M: Module> Trainer<M> {
     }
 
     /// The model's outputs for every sample of `data`, in the loader's order (epoch 0),
-    /// concatenated along the batch axis. Runs on rayon's pool, as [`fit`](Self::fit) does.
+    /// concatenated along the batch axis. Each batch runs on rayon's pool, as
+    /// [`fit`](Self::fit)'s steps do.
     pub fn predict(&mut self, data: &DataLoader) -> Tensor {
-        in_thread_pool(|| {
-            self.model.eval();
-            let outputs: Vec<Tensor> =
-                no_grad(|| data.epoch(0).map(|b| self.model.forward(&Var::constant(b.inputs)).value()).collect());
-            self.model.train();
-            Tensor::concat(&outputs, 0)
-        })
+        self.model.eval();
+        let model = &self.model;
+        let outputs: Vec<Tensor> = no_grad(|| {
+            data.epoch(0).map(|b| in_thread_pool(|| model.forward(&Var::constant(b.inputs)).value())).collect()
+        });
+        self.model.train();
+        Tensor::concat(&outputs, 0)
     }
 
     fn write_checkpoint(&self, path: &Path, callbacks: &[Box<dyn Callback>]) -> Result<(), TrainError> {

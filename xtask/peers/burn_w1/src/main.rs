@@ -1,6 +1,7 @@
-// W1 / W1i of ../../../shared/bench/WORKLOADS.md in burn 0.22, to measure burn on the machine at
-// hand: MLP 784-512-512-10, ReLU, softmax cross-entropy, f32, one fixed synthetic batch (seed 0);
-// 20 warm-up steps, then about 12 s of timed steps; one JSON line (the peer record format) on
+// W1 / W1i of the benchmark suite's WORKLOADS.md (`../shared/bench/` beside the repository) in
+// burn 0.22, to measure burn on the machine at hand: MLP 784-512-512-10, ReLU, softmax cross-entropy, f32, one fixed synthetic batch (seed 0);
+// 20 warm-up steps, then about 12 s of timed steps (one batch throughout, where nabla's xtask
+// rotates four); one JSON line (the peer record format) on
 // stdout, details on stderr. Run through ../run_burn.sh.
 // usage: burn-w1 <flex|ndarray> <sgd|adam|infer> [batch: 128 for training, 256 for inference]
 #![allow(deprecated)] // Device::ndarray() is deprecated in 0.22 but still a supported backend
@@ -161,6 +162,7 @@ fn main() {
     let med_last = median(&times[n / 2..]);
     let rss_kb: f64 = status_field("VmHWM:").trim_end_matches("kB").trim().parse().unwrap();
     let (workload, fw) = (if variant == "infer" { "W1i" } else { "W1" }, format!("burn-{backend}"));
+    let threads: usize = std::env::var("RAYON_NUM_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0);
     eprintln!(
         "# {fw} {variant} batch={batch} steps={n} median={:.4}ms first_half={:.4}ms last_half={:.4}ms \
          cpu/wall={:.2} loss_end={last_loss} threads={:?}",
@@ -168,7 +170,7 @@ fn main() {
     );
     println!(
         "{{\"framework\":\"{fw}\",\"version\":\"0.22.1\",\"workload\":\"{workload}\",\"variant\":\"{variant}\",\
-\"metric\":\"samples_per_s\",\"value\":{:.1},\"threads\":2,\"peak_rss_mb\":{:.1},\"batch\":{batch},\
+\"metric\":\"samples_per_s\",\"value\":{:.1},\"threads\":{threads},\"peak_rss_mb\":{:.1},\"batch\":{batch},\
 \"median_ms\":{:.4},\"steps\":{n},\"build\":\"native\"}}",
         batch as f64 / med,
         rss_kb / 1024.0,

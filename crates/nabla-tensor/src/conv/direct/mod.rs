@@ -181,8 +181,8 @@ impl Isa {
         }
     }
 
-    /// Filters and pixels per pixel-lane tile; for AVX2 only the rounding of the weight
-    /// gradient's positions (the AVX2 convolution itself runs through im2col).
+    /// Filters and pixels per pixel-lane tile. With AVX2 only the weight gradient runs direct
+    /// (the convolution itself goes through im2col), and the pixels only size its buffers.
     fn tile(self) -> [usize; 2] {
         match self {
             #[cfg(target_arch = "x86_64")]

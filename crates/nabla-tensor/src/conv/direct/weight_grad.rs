@@ -62,7 +62,8 @@ fn passes(images: usize, per_image: usize, budget: usize, [x_step, dy_step, n]: 
 /// # Safety
 /// The CPU has `L`'s instructions; for every segment, `x` is readable up to
 /// `seg.x + max(shifts) + seg.vectors·N` and `dy` at `seg.dy + f·ld .. + seg.vectors·N` for
-/// every `f < FILTERS`; `carry` has `FILTERS·TAPS·N` values and `sums` `FILTERS·TAPS`.
+/// every `f < FILTERS`; `carry` has `FILTERS·TAPS·N` values unless this pass is both the first
+/// and the last (then it is not touched and may be null); `sums` has `FILTERS·TAPS`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn weight_tile<L: Lanes>(
@@ -116,7 +117,9 @@ unsafe fn weight_tile<L: Lanes>(
 /// The positions are taken in passes of [`PASS_BYTES`] of output gradient per tile
 /// ([`passes`]): every tile runs over one pass before the next pass starts, so the pass's
 /// gradient rows are read from L1 by every tap. Each tile keeps its partial sums as vectors
-/// between passes (in `carry`) and adds up their lanes once, after the last, so short images
+/// between passes (in `carry`, `[filter blocks][tap blocks][FILTERS][TAPS]` vectors, stored and
+/// reloaded exactly, so the passes do not change a bit of the result) and adds up their lanes
+/// once, after the last, so short images
 /// (16×16, several to a pass) do not pay that per image.
 ///
 /// # Safety
@@ -128,7 +131,6 @@ unsafe fn weight_image<L: Lanes>(
     (x, x_step): (&[f32], usize),
     (dy, dy_step): (&[f32], usize),
     (images, ld): (usize, usize),
-    carry: &mut [f32],
     sums: &mut [f32],
 ) {
     let (blocks, tap_blocks) = (plan.c_out.div_ceil(L::FILTERS), shifts.len() / TAPS);
@@ -142,9 +144,11 @@ unsafe fn weight_image<L: Lanes>(
         ld.is_multiple_of(L::N) && shifts.len().is_multiple_of(TAPS) && x.len() >= (images - 1) * x_step + reach + ld
     );
     assert!(dy.len() >= (images - 1) * dy_step + blocks * L::FILTERS * ld);
-    assert!(sums.len() >= blocks * tap_blocks * tile_len && carry.len() >= blocks * tap_blocks * tile_len * L::N);
+    assert!(sums.len() >= blocks * tap_blocks * tile_len);
     let budget = PASS_BYTES / (L::FILTERS * L::N * std::mem::size_of::<f32>());
     let passes = passes(images, ld / L::N, budget, [x_step, dy_step, L::N]);
+    // The tiles' vectors between passes, written before they are read; none for a single pass.
+    let mut carry = Scratch::<f32>::new(if passes.len() > 1 { blocks * tap_blocks * tile_len * L::N } else { 0 });
     for (p, segments) in passes.iter().enumerate() {
         let first_last = [p == 0, p + 1 == passes.len()];
         for block in 0..blocks {
@@ -152,8 +156,12 @@ unsafe fn weight_image<L: Lanes>(
             for (t, taps) in shifts.chunks_exact(TAPS).enumerate() {
                 let taps: [usize; TAPS] = taps.try_into().expect("chunks of TAPS");
                 let tile = block * tap_blocks + t;
-                let (carry, sums) =
-                    (carry.as_mut_ptr().add(tile * tile_len * L::N), sums.as_mut_ptr().add(tile * tile_len));
+                let carry = if passes.len() > 1 {
+                    carry.as_mut_ptr().add(tile * tile_len * L::N)
+                } else {
+                    std::ptr::null_mut()
+                };
+                let sums = sums.as_mut_ptr().add(tile * tile_len);
                 weight_tile::<L>(x.as_ptr(), taps, dy, ld, segments, first_last, carry, sums);
             }
         }
@@ -168,10 +176,9 @@ unsafe fn weight_image_avx512(
     x: (&[f32], usize),
     dy: (&[f32], usize),
     images_ld: (usize, usize),
-    carry: &mut [f32],
     sums: &mut [f32],
 ) {
-    weight_image::<x86::Avx512>(plan, shifts, x, dy, images_ld, carry, sums)
+    weight_image::<x86::Avx512>(plan, shifts, x, dy, images_ld, sums)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -182,10 +189,9 @@ unsafe fn weight_image_avx2(
     x: (&[f32], usize),
     dy: (&[f32], usize),
     images_ld: (usize, usize),
-    carry: &mut [f32],
     sums: &mut [f32],
 ) {
-    weight_image::<x86::Avx2>(plan, shifts, x, dy, images_ld, carry, sums)
+    weight_image::<x86::Avx2>(plan, shifts, x, dy, images_ld, sums)
 }
 
 /// One image's output gradient `[c_out, oh, ow]` in the padded numbering: row `f` of `dy`
@@ -224,6 +230,7 @@ pub(super) fn weight_gradient(isa: Isa, plan: &Plan, x: &[f32], grad_out: &[f32]
     let taps = plan.taps();
     let mut shifts: Vec<usize> = (0..k).map(|t| (t / (kh * kw)) * plane + taps[t % (kh * kw)]).collect();
     shifts.resize(tap_blocks * TAPS, 0);
+    // Rows of `dy` rounded to whole vectors (`px / VECTORS` lanes), buffers to whole tiles.
     let (ld, padded_len) = (plan.row_len(px / VECTORS), plan.padded_len(px));
     let rows = plan.c_out.div_ceil(filters) * filters;
     let sums_len = rows * tap_blocks * TAPS;
@@ -238,8 +245,6 @@ pub(super) fn weight_gradient(isa: Isa, plan: &Plan, x: &[f32], grad_out: &[f32]
             let mut dy = Scratch::<f32>::new(images.len() * dy_step);
             let mut sums = Scratch::<f32>::new(sums_len);
             sums.fill(0.0);
-            // The tiles' vectors between passes (written before they are read).
-            let mut carry = Scratch::<f32>::new(sums_len * px / VECTORS);
             for (m, n) in images.clone().enumerate() {
                 pad_image(plan, &x[n * in_len..][..in_len], &mut xp[m * x_step..][..x_step]);
                 spread_grad(plan, &grad_out[n * out_len..][..out_len], &mut dy[m * dy_step..][..dy_step], ld, rows);
@@ -249,9 +254,9 @@ pub(super) fn weight_gradient(isa: Isa, plan: &Plan, x: &[f32], grad_out: &[f32]
             unsafe {
                 match isa {
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => weight_image_avx512(plan, &shifts, x, dy, images_ld, &mut carry, &mut sums),
+                    Isa::Avx512 => weight_image_avx512(plan, &shifts, x, dy, images_ld, &mut sums),
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => weight_image_avx2(plan, &shifts, x, dy, images_ld, &mut carry, &mut sums),
+                    Isa::Avx2 => weight_image_avx2(plan, &shifts, x, dy, images_ld, &mut sums),
                 }
             }
             // From the tiles' order into the weight's.
