@@ -46,7 +46,7 @@ use crate::mode::{is_grad_enabled, with_grad_enabled};
 
 /// Runs `f` on a worker thread of rayon's current pool and returns its result; the calling
 /// thread waits. While `f` runs, the pool's other workers poll for work instead of sleeping
-/// ([`keep_awake`]).
+/// (see the module docs).
 ///
 /// Already on a worker, or with a pool of one thread (where the caller's thread is the only
 /// other one that can compute), `f` simply runs on the calling thread and no worker is kept
