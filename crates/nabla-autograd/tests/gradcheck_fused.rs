@@ -92,6 +92,25 @@ proptest! {
     }
 }
 
+/// BatchNorm on feature maps long enough for the kernel's 32 summing lanes (runs of 64 values:
+/// whole blocks; runs of 42: a block and a remainder) equals its composed form, values and
+/// gradients. The property above draws maps of at most 2×2.
+#[test]
+fn batch_norm_on_larger_maps_equals_composed() {
+    for (shape, seed) in [(vec![3, 2, 8, 8], 41), (vec![2, 3, 6, 7], 42)] {
+        let vars: Vec<Var> = inputs(&shape, true, true, seed).into_iter().map(Var::new).collect();
+        let (x, w, b) = split(&vars, true);
+        let r = Var::constant(random(&shape, seed ^ 3));
+        let (fused, _) = x.batch_norm(w, b, 1e-5);
+        let composed = batch_norm_composed(x, w, b, 1e-5);
+        assert!(fused.value().allclose(&composed.value(), 1e-10, 1e-10), "{shape:?}: values");
+        let (gf, gc) = (fused.mul(&r).sum().backward(), composed.mul(&r).sum().backward());
+        for p in &vars {
+            assert!(gf.get(p).unwrap().allclose(gc.get(p).unwrap(), 1e-9, 1e-9), "{shape:?}: gradients");
+        }
+    }
+}
+
 fn shape_and_axis() -> impl Strategy<Value = (Vec<usize>, usize, u64)> {
     st::shape_with_rank(1, 4, 4).prop_flat_map(|s| {
         let rank = s.len();

@@ -102,13 +102,8 @@ fn resnet_shapes_take_the_direct_road() {
         assert_eq!(correlate_worth_it(isa, &backward_input_plan(&geo).unwrap()), avx512);
         assert!(worth_it(isa, &forward_plan(&geo)), "the weight gradient");
     }
+    let y = forward_and_input_gradient_match_f64(&x, &w, &b, true, spec);
     let f64_of = |t: &Tensor| t.to_dtype(DType::F64);
-    let y = x.conv2d_fused(&w, Some(&b), true, spec);
-    let want = f64_of(&x).conv2d_fused(&f64_of(&w), Some(&f64_of(&b)), true, spec).to_vec_f64();
-    assert!(off_by(&y.to_vec_f32(), &want) < 1e-5);
-    let dx = Tensor::conv2d_backward_input(&y, &w, x.shape(), spec);
-    let want = Tensor::conv2d_backward_input(&f64_of(&y), &f64_of(&w), x.shape(), spec).to_vec_f64();
-    assert!(off_by(&dx.to_vec_f32(), &want) < 1e-5);
     let dw = Tensor::conv2d_backward_weight(&x, &y, w.shape(), spec);
     let want = Tensor::conv2d_backward_weight(&f64_of(&x), &f64_of(&y), w.shape(), spec).to_vec_f64();
     assert!(off_by(&dw.to_vec_f32(), &want) < 1e-5);
@@ -146,13 +141,21 @@ fn cifar_last_stage_takes_the_filter_lanes() {
         assert_eq!(filter_lanes_suit(isa, &forward_plan(&geo)), avx512);
         assert_eq!(filter_lanes_suit(isa, &backward_input_plan(&geo).unwrap()), avx512);
     }
+    forward_and_input_gradient_match_f64(&x, &w, &b, false, spec);
+}
+
+/// Asserts that `x.conv2d_fused(w, b, relu)` and the input gradient of the convolution (for
+/// the output as gradient) agree with the same ops in `f64` (which take im2col); returns the
+/// output.
+fn forward_and_input_gradient_match_f64(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool, spec: Conv2dSpec) -> Tensor {
     let f64_of = |t: &Tensor| t.to_dtype(DType::F64);
-    let y = x.conv2d_fused(&w, Some(&b), false, spec);
-    let want = f64_of(&x).conv2d_fused(&f64_of(&w), Some(&f64_of(&b)), false, spec).to_vec_f64();
-    assert!(off_by(&y.to_vec_f32(), &want) < 1e-5);
-    let dx = Tensor::conv2d_backward_input(&y, &w, x.shape(), spec);
-    let want = Tensor::conv2d_backward_input(&f64_of(&y), &f64_of(&w), x.shape(), spec).to_vec_f64();
-    assert!(off_by(&dx.to_vec_f32(), &want) < 1e-5);
+    let y = x.conv2d_fused(w, Some(b), relu, spec);
+    let want = f64_of(x).conv2d_fused(&f64_of(w), Some(&f64_of(b)), relu, spec).to_vec_f64();
+    assert!(off_by(&y.to_vec_f32(), &want) < 1e-5, "forward off by {}", off_by(&y.to_vec_f32(), &want));
+    let dx = Tensor::conv2d_backward_input(&y, w, x.shape(), spec);
+    let want = Tensor::conv2d_backward_input(&f64_of(&y), &f64_of(w), x.shape(), spec).to_vec_f64();
+    assert!(off_by(&dx.to_vec_f32(), &want) < 1e-5, "input gradient off by {}", off_by(&dx.to_vec_f32(), &want));
+    y
 }
 
 /// The weight gradient taken in several passes, on every instruction set against im2col in
