@@ -111,6 +111,25 @@ fn batch_norm_on_larger_maps_equals_composed() {
     }
 }
 
+proptest! {
+    #![proptest_config(st::config(8))]
+
+    /// The finite-difference check of the fused BatchNorm on feature maps of 32 to 90 values
+    /// per image, long enough for the kernel's summing lanes (whole blocks of 32 and a
+    /// remainder), which `bn_case`'s maps of at most 2×2 never reach.
+    #[test]
+    fn batch_norm_fused_on_longer_maps(n in 2usize..4, c in 1usize..3, h in 4usize..10, w in 8usize..10, seed in any::<u64>()) {
+        let shape = [n, c, h, w];
+        let f = |v: &[Var]| {
+            let (x, w, b) = split(v, true);
+            x.batch_norm(w, b, 1e-3).0.mul(&Var::constant(random(x.shape(), 99)))
+        };
+        if let Err(e) = check_gradients(f, &inputs(&shape, true, true, seed), Tolerance::default()) {
+            panic!("{e}");
+        }
+    }
+}
+
 fn shape_and_axis() -> impl Strategy<Value = (Vec<usize>, usize, u64)> {
     st::shape_with_rank(1, 4, 4).prop_flat_map(|s| {
         let rank = s.len();
